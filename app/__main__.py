@@ -1,0 +1,7 @@
+"""`python -m app` is `ragqa serve`."""
+
+import sys
+
+from app.cli import main
+
+sys.exit(main(["serve", *sys.argv[1:]]))

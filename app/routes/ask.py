@@ -1,0 +1,48 @@
+"""Answer a question from the documents, with citations; optionally streamed."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette.sse import EventSourceResponse
+
+from app.deps import ServicesDep
+from app.generators.base import ChatMessage
+from app.schemas import Answer, AskRequest
+from app.streaming import sse_events
+
+router = APIRouter(prefix="/api", tags=["ask"])
+
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An `Answer`, or with `stream: true` a `text/event-stream` of "
+        "`sources`, `token`... and `done` events (`error` if generation fails).",
+        "content": {"text/event-stream": {}},
+    }
+}
+
+
+@router.post("/ask", response_model=Answer, responses=STREAM_DOC)
+async def ask(body: AskRequest, services: ServicesDep) -> Any:
+    """Retrieve sources, generate an answer that cites them as [n], say so when not found.
+
+    `grounded` is false when nothing relevant enough was retrieved; the model is then not
+    called and the answer says plainly that the documents do not contain it.
+    """
+    limit = services.settings.max_question_chars
+    if len(body.question) > limit:
+        raise HTTPException(413, f"question is {len(body.question)} characters; limit {limit}")
+    if not body.question.strip():
+        raise HTTPException(422, "question is empty")
+    history: list[ChatMessage] = [{"role": m.role, "content": m.content} for m in body.history]
+    rag = services.rag
+    if not body.stream:
+        return await run_in_threadpool(rag.answer, body.question, body.top_k, history, body.mode)
+
+    def events(cancel: threading.Event) -> Any:
+        return rag.events(body.question, body.top_k, history, body.mode, cancel)
+
+    return EventSourceResponse(sse_events(events), ping=15)

@@ -1,0 +1,104 @@
+"""Upload, list, inspect and delete documents."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from app.deps import ServicesDep
+from app.schemas import (
+    ChunkOut,
+    DocumentDetail,
+    DocumentList,
+    DocumentStatus,
+    DocumentSummary,
+    UploadResponse,
+)
+from ingest.uploads import Upload, UploadError, ingest_uploads
+
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+MAX_FILES = 20
+
+
+@router.post("", response_model=UploadResponse)
+async def upload(
+    request: Request, files: list[UploadFile], services: ServicesDep
+) -> UploadResponse:
+    """Ingest uploaded files (multipart field `files`) with the same pipeline as the CLI.
+
+    A file with unchanged content is reported `unchanged` and not embedded again. If any
+    file is rejected, nothing from the request is stored.
+    """
+    limit = services.settings.max_upload_bytes
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limit * MAX_FILES:
+        raise HTTPException(413, f"request of {declared} bytes is too large")
+    if len(files) > MAX_FILES:
+        raise HTTPException(413, f"at most {MAX_FILES} files per request")
+    uploads = []
+    for f in files:
+        data = await f.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"{f.filename}: larger than the {limit}-byte upload limit")
+        uploads.append(Upload(f.filename or "upload", data))
+    try:
+        results = await run_in_threadpool(ingest_uploads, services.pipeline, uploads)
+    except UploadError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return UploadResponse(
+        documents=[
+            DocumentStatus(id=r.id, source=r.source, status=r.status, chunks=r.chunks)
+            for r in results
+        ]
+    )
+
+
+@router.get("", response_model=DocumentList)
+async def list_documents(
+    services: ServicesDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+) -> DocumentList:
+    """Stored documents, ordered by id."""
+    infos, total = await run_in_threadpool(services.store.list_documents, offset, limit)
+    return DocumentList(
+        documents=[
+            DocumentSummary(
+                id=i.id, source=i.source, title=i.title, chunks=i.chunks, ingested_at=i.ingested_at
+            )
+            for i in infos
+        ],
+        total=total,
+    )
+
+
+@router.get("/{doc_id:path}", response_model=DocumentDetail, responses={404: {}})
+async def get_document(doc_id: str, services: ServicesDep) -> DocumentDetail:
+    """One document and its chunks. The id is URL-encoded and may contain `/`."""
+    info = await run_in_threadpool(services.store.get_info, doc_id)
+    if info is None:
+        raise HTTPException(404, f"no document with id {doc_id!r}")
+    chunks = await run_in_threadpool(services.store.get_chunks, doc_id)
+    return DocumentDetail(
+        id=info.id,
+        source=info.source,
+        title=info.title,
+        metadata=info.metadata,
+        chunks=[
+            ChunkOut(chunk_id=c.chunk_id, text=c.text, context=c.context, metadata=c.metadata)
+            for c in chunks
+        ],
+    )
+
+
+@router.delete("/{doc_id:path}", status_code=204, responses={404: {}})
+async def delete_document(doc_id: str, services: ServicesDep) -> Response:
+    """Remove a document from every index."""
+
+    def delete() -> bool:
+        with services.store.writer():
+            found = services.store.delete_document(doc_id)
+        services.store.flush()
+        return found
+
+    if not await run_in_threadpool(delete):
+        raise HTTPException(404, f"no document with id {doc_id!r}")
+    return Response(status_code=204)

@@ -1,0 +1,139 @@
+"""Request and response models of the HTTP API; their examples become the OpenAPI docs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MAX_TOP_K = 50
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain some text, not only whitespace")
+    return value
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"query": "What is RAG?", "top_k": 5}]}
+    )
+    query: str = Field(min_length=1, description="What to look for.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many chunks to return.")
+    mode: Mode = Field("hybrid", description="hybrid (default), dense or lexical.")
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _not_blank(value)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "What does ragqa cite?", "stream": False}]},
+    )
+    question: str = Field(min_length=1, description="The question, in any language.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Sources to retrieve.")
+    history: list[Message] = Field(
+        default_factory=list, max_length=50, description="Earlier turns, oldest first."
+    )
+    stream: bool = Field(False, description="Stream Server-Sent Events instead of one JSON.")
+    mode: Mode = Field("hybrid", description="Retrieval mode.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _not_blank(value)
+
+
+class Source(BaseModel):
+    n: int = Field(description="The number the answer cites as [n].")
+    document_id: str
+    source: str
+    title: str | None
+    chunk_id: str
+    text: str
+    score: float
+    relevance: float = Field(description="How well the passage matches the question, 0..1.")
+    context: str = Field("", description="Heading path of the passage.")
+    page: int | None = Field(None, description="PDF page, when known.")
+
+
+class SearchResponse(BaseModel):
+    results: list[Source]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Timings(BaseModel):
+    retrieve_ms: float
+    generate_ms: float
+    first_token_ms: float | None = None
+
+
+class Answer(BaseModel):
+    answer: str
+    sources: list[Source]
+    citations: list[int]
+    grounded: bool
+    model: str
+    usage: Usage
+    timings: Timings
+
+
+class DocumentStatus(BaseModel):
+    id: str
+    source: str
+    status: Literal["added", "updated", "unchanged"]
+    chunks: int
+
+
+class UploadResponse(BaseModel):
+    documents: list[DocumentStatus]
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    source: str
+    title: str | None
+    chunks: int
+    ingested_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+    total: int
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    text: str
+    context: str
+    metadata: dict[str, Any]
+
+
+class DocumentDetail(BaseModel):
+    id: str
+    source: str
+    title: str | None
+    metadata: dict[str, Any]
+    chunks: list[ChunkOut]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class ErrorBody(BaseModel):
+    detail: Any

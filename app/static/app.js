@@ -1,0 +1,345 @@
+// The ragqa chat page: streams answers from /api/ask and manages /api/documents.
+// Model output and document text only ever reach the page through textContent.
+"use strict";
+
+const HISTORY_TURNS = 3; // question/answer pairs sent back as context
+const KEY_NAME = "ragqa.apiKey";
+const $ = (sel) => document.querySelector(sel);
+const hangul = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]/;
+let history = [];
+let turnCount = 0;
+let busy = false;
+
+// Long paths keep their last two parts: enough to tell two README.md files apart.
+function shortPath(path) {
+  const parts = String(path).split(/[\\/]/).filter(Boolean);
+  return path.length > 32 && parts.length > 2 ? `…/${parts.slice(-2).join("/")}` : path;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) setText(node, text);
+  return node;
+}
+
+// Mark Korean text as such so screen readers and font fallback treat it right.
+function setText(node, text) {
+  node.textContent = text;
+  if (hangul.test(text)) node.lang = "ko";
+}
+
+// fetch with the optional API key; on 401 ask for a key once and retry.
+async function api(path, options = {}, retried = false) {
+  const headers = new Headers(options.headers || {});
+  const key = sessionStorage.getItem(KEY_NAME);
+  if (key) headers.set("Authorization", `Bearer ${key}`);
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401 && !retried) {
+    const entered = window.prompt("This server needs an API key:");
+    if (entered) {
+      sessionStorage.setItem(KEY_NAME, entered.trim());
+      return api(path, options, true);
+    }
+  }
+  return response;
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    const detail = body.detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
+    return JSON.stringify(detail ?? body);
+  } catch {
+    return `${response.status} ${response.statusText}`.trim();
+  }
+}
+
+// One SSE frame ("event: x\ndata: {...}") as {event, data}, or null for a comment or ping.
+function parseFrame(frame) {
+  let event = "message";
+  const data = [];
+  for (const line of frame.split("\n")) {
+    if (!line || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  }
+  return data.length ? { event, data: JSON.parse(data.join("\n")) } : null;
+}
+
+// Yields {event, data} for each frame of a text/event-stream body.
+async function* readEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      // Normalise CRLF/CR to LF; a trailing CR waits, its LF may be in the next chunk.
+      buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n|\r(?!$)/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const parsed = parseFrame(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        if (parsed) yield parsed;
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {}); // also when the caller stops early, at done or error
+  }
+}
+
+function renderSources(container, sources, turn, title = "Sources") {
+  container.replaceChildren();
+  if (!sources.length) return;
+  container.append(el("h3", "sources-title", title));
+  const list = el("ol", "source-list");
+  for (const s of sources) {
+    const card = el("li", "source-card");
+    card.id = `src-${turn}-${s.n}`;
+    card.tabIndex = -1;
+    const head = el("div", "source-head");
+    const where = s.source || s.document_id;
+    head.append(el("span", "source-n", `[${s.n}]`), el("span", "source-name", s.title || shortPath(where)));
+    if (s.title) head.append(el("span", "source-path", shortPath(where)));
+    head.title = where;
+    // Source files are often hard-wrapped: single newlines flow, blank lines stay paragraphs.
+    const passage = el("p", "passage", s.text.replace(/(?<!\n)\n(?!\n)/g, " "));
+    card.append(head, passage);
+    if (s.text.length > 320) {
+      passage.classList.add("clamped");
+      const toggle = el("button", "link-button", "Show more");
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.addEventListener("click", () => {
+        const open = passage.classList.toggle("clamped") === false;
+        toggle.textContent = open ? "Show less" : "Show more";
+        toggle.setAttribute("aria-expanded", String(open));
+      });
+      card.append(toggle);
+    }
+    list.append(card);
+  }
+  container.append(list);
+}
+
+// Answer text with each [n] that names a shown source turned into a link to it.
+function renderAnswer(node, text, turn, sources) {
+  const known = new Set(sources.map((s) => s.n));
+  node.replaceChildren();
+  let last = 0;
+  for (const match of text.matchAll(/\[(\d+)\]/g)) {
+    const n = Number(match[1]);
+    if (!known.has(n)) continue;
+    node.append(text.slice(last, match.index));
+    const link = el("a", "cite", `[${n}]`);
+    link.href = `#src-${turn}-${n}`;
+    link.setAttribute("aria-label", `Source ${n}`);
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      jumpTo(document.getElementById(`src-${turn}-${n}`));
+    });
+    node.append(link);
+    last = match.index + match[0].length;
+  }
+  node.append(text.slice(last));
+  if (hangul.test(text)) node.lang = "ko";
+}
+
+function jumpTo(card) {
+  if (!card) return;
+  document.querySelectorAll(".source-card.highlight").forEach((c) => c.classList.remove("highlight"));
+  card.classList.add("highlight");
+  card.scrollIntoView({ behavior: "smooth", block: "center" });
+  card.focus({ preventScroll: true });
+}
+
+function addTurn(question) {
+  $("#empty").hidden = true;
+  const turn = ++turnCount;
+  const item = el("li", "turn");
+  const answer = el("div", "answer pending");
+  answer.setAttribute("aria-busy", "true");
+  const status = el("p", "status", "Searching your documents…");
+  const sources = el("section", "sources");
+  const meta = el("p", "meta");
+  item.append(el("p", "question", question), status, answer, sources, meta);
+  $("#log").append(item);
+  item.scrollIntoView({ behavior: "smooth", block: "end" });
+  return { turn, item, answer, status, sources, meta };
+}
+
+function finish(t, result) {
+  t.answer.classList.remove("pending");
+  t.answer.removeAttribute("aria-busy");
+  if (result.error) {
+    t.status.className = "status error";
+    t.status.textContent = result.error;
+    return;
+  }
+  const a = result.answer;
+  renderSources(t.sources, a.sources, t.turn, a.grounded === false ? "Closest passages" : "Sources");
+  renderAnswer(t.answer, a.answer, t.turn, a.sources);
+  if (a.grounded === false) {
+    t.item.classList.add("not-found");
+    t.status.className = "status notice";
+    t.status.textContent = "Not found in your documents.";
+  } else {
+    t.status.remove();
+  }
+  const ms = (a.timings?.retrieve_ms ?? 0) + (a.timings?.generate_ms ?? 0);
+  t.meta.textContent = [a.model, ms ? `${(ms / 1000).toFixed(1)} s` : ""].filter(Boolean).join(" · ");
+  history.push({ role: "user", content: t.question }, { role: "assistant", content: a.answer });
+}
+
+async function ask(question) {
+  const t = addTurn(question);
+  t.question = question;
+  const topK = Math.min(20, Math.max(1, Number($("#top-k").value) || 5));
+  const body = { question, top_k: topK, history: history.slice(-2 * HISTORY_TURNS), stream: true };
+  let streamed = "";
+  try {
+    const response = await api("api/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) return finish(t, { error: await errorText(response) });
+    if (!(response.headers.get("Content-Type") || "").includes("text/event-stream")) {
+      return finish(t, { answer: await response.json() });
+    }
+    for await (const { event, data } of readEvents(response)) {
+      if (event === "sources") {
+        renderSources(t.sources, data.sources, t.turn);
+        t.status.textContent = "Writing the answer…";
+      } else if (event === "token") {
+        streamed += data.text;
+        setText(t.answer, streamed);
+      } else if (event === "done") {
+        return finish(t, { answer: data });
+      } else if (event === "error") {
+        return finish(t, { error: data.detail || "The answer failed." });
+      }
+    }
+    finish(t, { error: "The connection closed before the answer was complete." });
+  } catch (err) {
+    finish(t, { error: `The request failed: ${err.message}` });
+  }
+}
+
+async function loadDocuments() {
+  const error = $("#doc-error");
+  try {
+    const response = await api("api/documents?limit=200");
+    if (!response.ok) throw new Error(await errorText(response));
+    const { documents, total } = await response.json();
+    const list = $("#doc-list");
+    list.replaceChildren();
+    for (const doc of documents) {
+      const item = el("li", "doc");
+      item.dataset.id = doc.id;
+      const name = el("span", "doc-name", doc.title || shortPath(doc.source || doc.id));
+      name.title = doc.source || doc.id;
+      const del = el("button", "ghost danger", "Delete");
+      del.type = "button";
+      del.setAttribute("aria-label", `Delete ${doc.source || doc.id}`);
+      del.addEventListener("click", () => deleteDocument(doc));
+      item.append(name, el("span", "muted", plural(doc.chunks, "chunk")), del);
+      list.append(item);
+    }
+    if (!documents.length) list.append(el("li", "muted", "No documents yet."));
+    $("#doc-total").textContent = total ? `(${total})` : "";
+    error.hidden = true;
+  } catch (err) {
+    error.textContent = `Could not list documents: ${err.message}`;
+    error.hidden = false;
+  }
+}
+
+async function deleteDocument(doc) {
+  if (!window.confirm(`Delete "${doc.source || doc.id}" from the index?`)) return;
+  let problem = null;
+  try {
+    const response = await api(`api/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+    if (!response.ok && response.status !== 404) problem = await errorText(response);
+  } catch (err) {
+    problem = err.message;
+  }
+  await loadDocuments();
+  if (problem) {
+    $("#doc-error").textContent = `Could not delete: ${problem}`;
+    $("#doc-error").hidden = false;
+  }
+}
+
+// One request per file so each file gets its own status line.
+async function upload(files) {
+  const status = $("#upload-status");
+  status.replaceChildren();
+  for (const file of files) {
+    const line = el("li", "uploading", `${file.name}: uploading…`);
+    status.append(line);
+    const form = new FormData();
+    form.append("files", file, file.name);
+    try {
+      const response = await api("api/documents", { method: "POST", body: form });
+      if (!response.ok) throw new Error(await errorText(response));
+      const { documents } = await response.json();
+      const d = documents[0] || {};
+      line.className = "ok";
+      setText(line, `${file.name}: ${d.status || "done"}${d.chunks != null ? ` (${plural(d.chunks, "chunk")})` : ""}`);
+    } catch (err) {
+      line.className = "error";
+      setText(line, `${file.name}: ${err.message}`);
+    }
+  }
+  await loadDocuments();
+}
+
+function submit() {
+  const box = $("#question");
+  const question = box.value.trim();
+  if (!question || busy) return;
+  busy = true;
+  $("#send").disabled = true;
+  box.value = "";
+  ask(question).finally(() => {
+    busy = false;
+    $("#send").disabled = false;
+    box.focus({ preventScroll: true });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#ask-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit();
+  });
+  $("#question").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  $("#file-input").addEventListener("change", (e) => {
+    const files = [...e.target.files];
+    e.target.value = "";
+    if (files.length) upload(files);
+  });
+  $("#new-chat").addEventListener("click", () => {
+    history = [];
+    $("#log").replaceChildren();
+    $("#empty").hidden = false;
+    $("#question").focus();
+  });
+  loadDocuments();
+  $("#question").focus();
+});

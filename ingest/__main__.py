@@ -1,0 +1,7 @@
+"""`python -m ingest PATH...` is `ragqa ingest PATH...`."""
+
+import sys
+
+from app.cli import main
+
+sys.exit(main(["ingest", *sys.argv[1:]]))

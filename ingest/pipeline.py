@@ -1,0 +1,127 @@
+"""Documents -> chunks -> embeddings -> store: batched, idempotent, one write path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ingest.chunking import chunk_document
+from ingest.document import Document
+from vectorstore.embedder import Embedder
+from vectorstore.store import DocumentWrite, Store
+from vectorstore.types import NewChunk
+
+Status = Literal["added", "updated", "unchanged"]
+
+# Chunks embedded per model call and written per transaction: large enough to keep the
+# embedder busy, small enough that a crash loses little work and progress stays smooth.
+BATCH_CHUNKS = 256
+
+
+@dataclass(frozen=True)
+class DocResult:
+    id: str
+    source: str
+    status: Status
+    chunks: int
+
+
+@dataclass
+class _Pending:
+    doc: Document
+    content_hash: str
+    status: Status
+    chunks: list[NewChunk] = field(default_factory=list)
+
+
+class Pipeline:
+    """Turns loaded documents into stored, searchable chunks."""
+
+    def __init__(
+        self, store: Store, embedder: Embedder, *, chunk_tokens: int = 256, chunk_overlap: int = 48
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        # Never more than the model embeds: a longer chunk would be silently truncated.
+        self.max_tokens = min(chunk_tokens, embedder.max_tokens)
+        self.overlap = min(chunk_overlap, self.max_tokens // 2)
+
+    def content_hash(self, doc: Document) -> str:
+        """Identity of what would be stored: text, title, metadata and the chunking recipe."""
+        payload = json.dumps(
+            [
+                doc.title,
+                doc.metadata,
+                [(p.text, p.metadata) for p in doc.parts],
+                doc.format,
+                self.embedder.model_name,
+                self.max_tokens,
+                self.overlap,
+            ],
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def ingest(
+        self, docs: Iterable[Document], on_done: Callable[[DocResult], None] | None = None
+    ) -> list[DocResult]:
+        """Store every document that is new or changed; skip unchanged ones unembedded."""
+        results: list[DocResult] = []
+        batch: list[_Pending] = []
+        size = 0
+        known = self.store.hashes()
+        for doc in docs:
+            digest = self.content_hash(doc)
+            old = known.get(doc.id)
+            if old == digest:
+                result = DocResult(doc.id, doc.source, "unchanged", 0)
+                results.append(result)
+                if on_done:
+                    on_done(result)
+                continue
+            pending = _Pending(doc, digest, "added" if old is None else "updated")
+            drafts = chunk_document(doc, self.embedder.count_tokens, self.max_tokens, self.overlap)
+            pending.chunks = [NewChunk(d.text, d.context, d.metadata) for d in drafts]
+            batch.append(pending)
+            size += len(pending.chunks)
+            known[doc.id] = digest  # a repeated id later in the same run is then unchanged
+            if size >= BATCH_CHUNKS:
+                results.extend(self._flush(batch, on_done))
+                batch, size = [], 0
+        if batch:
+            results.extend(self._flush(batch, on_done))
+        return results
+
+    def _flush(
+        self, batch: list[_Pending], on_done: Callable[[DocResult], None] | None
+    ) -> list[DocResult]:
+        texts = [c.indexed_text for p in batch for c in p.chunks]
+        vectors = self.embedder.embed(texts)
+        writes, offset = [], 0
+        for p in batch:
+            n = len(p.chunks)
+            writes.append(
+                DocumentWrite(
+                    p.doc.id,
+                    p.doc.source,
+                    p.doc.title,
+                    p.content_hash,
+                    p.doc.metadata,
+                    p.chunks,
+                    np.asarray(vectors[offset : offset + n]),
+                )
+            )
+            offset += n
+        self.store.write_documents(writes)
+        results = [DocResult(p.doc.id, p.doc.source, p.status, len(p.chunks)) for p in batch]
+        if on_done:
+            for r in results:
+                on_done(r)
+        return results

@@ -1,0 +1,66 @@
+"""Uploaded files -> documents, through the same loaders and pipeline as the CLI."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from ingest.document import Document, LoaderError
+from ingest.loaders import is_supported, load_file
+from ingest.pipeline import DocResult, Pipeline
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+class UploadError(Exception):
+    """An upload that cannot be ingested; `status` is the HTTP status that fits."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def safe_name(filename: str) -> str:
+    """The client's file name reduced to a base name: it is an id, never a server path."""
+    base = PureWindowsPath(PurePosixPath(filename).name).name
+    base = re.sub(r"[\x00-\x1f]", "", base).strip().lstrip(".")
+    return base[:200] or "upload"
+
+
+def load_uploads(uploads: Sequence[Upload]) -> list[Document]:
+    """Load every file first, so one bad file rejects the request before anything is stored."""
+    docs: list[Document] = []
+    with tempfile.TemporaryDirectory(prefix="ragqa-upload-") as tmp:
+        for i, upload in enumerate(uploads):
+            name = safe_name(upload.filename)
+            if not upload.data:
+                raise UploadError(400, f"{name}: the file is empty")
+            if not is_supported(name):
+                raise UploadError(415, f"{name}: unsupported file type")
+            # Our own temporary name, keeping the suffix the loader dispatches on.
+            path = Path(tmp) / f"{i}-{re.sub(r'[^A-Za-z0-9._-]', '_', name)}"
+            path.write_bytes(upload.data)
+            try:
+                result = load_file(path, name)
+            except LoaderError as exc:
+                status = 415 if "binary" in str(exc) or "unsupported" in str(exc) else 422
+                raise UploadError(status, f"{name}: {exc}") from exc
+            if result.skipped and not result.documents:
+                raise UploadError(422, f"{name}: " + "; ".join(result.errors[:3]))
+            docs.extend(result.documents)
+    return docs
+
+
+def ingest_uploads(pipeline: Pipeline, uploads: Sequence[Upload]) -> list[DocResult]:
+    docs = load_uploads(uploads)
+    with pipeline.store.writer():
+        results = pipeline.ingest(docs)
+    pipeline.store.flush()
+    return results

@@ -1,0 +1,101 @@
+"""Shared fixtures: fast fakes, stores on disk, and a real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.generators.echo import EchoGenerator
+from app.main import create_app
+from ingest.pipeline import Pipeline
+from ingest.runner import run_ingest
+from vectorstore.embedder import HashEmbedder
+from vectorstore.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def shared_path(*parts: str) -> Path:
+    """A path in ../shared, or a skip with the reason when this clone has none."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared ships beside CI's checkout, not in clones)")
+    return path
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder(max_tokens=64)
+
+
+@pytest.fixture
+def store(tmp_path: Path, embedder: HashEmbedder) -> Iterator[Store]:
+    s = Store(tmp_path / "store", embedder.model_name, embedder.dimension)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def pipeline(store: Store, embedder: HashEmbedder) -> Pipeline:
+    return Pipeline(store, embedder, chunk_tokens=64, chunk_overlap=8)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving an app in a thread of this process, on a free loopback port."""
+
+    def __init__(self, app: object) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real server with the hash embedder, the echo generator and the
+    fixture corpus (English and Korean) ingested."""
+    folder = tmp_path_factory.mktemp("live") / "store"
+    emb = HashEmbedder(max_tokens=64)
+    store = Store(folder, emb.model_name, emb.dimension)
+    summary = run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
+    assert summary.failed == 0, summary.failures
+    settings = Settings(store=folder, min_relevance=0.2)
+    app = create_app(settings, store=store, embedder=emb, generator=EchoGenerator())
+    with LiveServer(app) as server:
+        yield server.url

@@ -1,0 +1,37 @@
+"""Keyword analysis (English words, Korean bigrams) and reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from vectorstore.analyzer import fts_query, query_terms, terms
+from vectorstore.fusion import reciprocal_rank_fusion
+
+
+def test_english_words_are_stemmed() -> None:
+    assert terms("Models running") == ["model", "run"]
+
+
+def test_korean_becomes_bigrams_and_particles_split_from_latin() -> None:
+    assert terms("GPT-3의 파라미터") == ["gpt", "3", "의", "파라", "라미", "미터"]
+    # a two-syllable noun with a particle still shares the noun's bigram
+    assert "모델" in terms("모델은") and "모델" in terms("모델")
+
+
+def test_query_drops_stopwords_and_korean_question_words() -> None:
+    assert query_terms("What is the MMLU benchmark?") == ["mmlu", "benchmark"]
+    assert "나요" not in query_terms("무엇을 바꾸나요?")
+    assert query_terms("the") == ["the"]  # nothing else left: keep it
+
+
+def test_fts_query_quotes_terms() -> None:
+    assert fts_query('say "hi"') == '"say" OR "hi"'
+    assert fts_query("?!") is None
+
+
+def test_rrf_orders_by_fused_rank() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a"]], k=60)
+    assert [key for key, _ in fused] == ["a", "c", "b"]
+
+
+def test_rrf_zero_weight_reduces_to_the_other_ranking() -> None:
+    fused = reciprocal_rank_fusion([["x", "y"], ["b", "a"]], [0.0, 1.0])
+    assert [key for key, _ in fused] == ["b", "a"]

@@ -1,0 +1,109 @@
+"""The store on disk: add, update, delete, reopen, rebuild FAISS, refuse a mismatched model."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vectorstore.embedder import HashEmbedder
+from vectorstore.retrieval import Retriever
+from vectorstore.store import INDEX_FILE, DocumentWrite, Store
+from vectorstore.types import EmbeddingMismatchError, NewChunk
+
+
+def write(
+    store: Store, emb: HashEmbedder, doc_id: str, texts: list[str], digest: str = "h"
+) -> None:
+    chunks = [NewChunk(t, "") for t in texts]
+    vectors = emb.embed([c.indexed_text for c in chunks])
+    store.write_documents([DocumentWrite(doc_id, doc_id, None, digest, {}, chunks, vectors)])
+
+
+def test_add_search_update_delete(store: Store, embedder: HashEmbedder) -> None:
+    write(store, embedder, "a.md", ["the cat sat on the mat", "dogs chase cats"])
+    write(store, embedder, "b.md", ["rockets fly to the moon"])
+    retriever = Retriever(store, embedder)
+    for mode in ("dense", "lexical", "hybrid"):
+        top = retriever.search("rockets moon", 2, mode)  # type: ignore[arg-type]
+        assert top[0].document_id == "b.md", mode
+    write(store, embedder, "b.md", ["submarines dive deep"], digest="h2")
+    assert store.get_info("b.md").content_hash == "h2"  # type: ignore[union-attr]
+    assert [c.text for c in store.get_chunks("b.md")] == ["submarines dive deep"]
+    assert all(h.document_id != "b.md" for h in retriever.search("rockets moon", 5, "lexical"))
+    assert store.delete_document("a.md") and not store.delete_document("a.md")
+    assert store.stats()["documents"] == 1 and store.stats()["chunks"] == 1
+    assert {h.document_id for h in retriever.search("cat mat", 5, "hybrid")} <= {"b.md"}
+
+
+def test_reopen_and_rebuild_faiss_after_its_file_is_deleted(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    store = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    write(store, emb, "a.md", ["alpha beta gamma"])
+    write(store, emb, "b.md", ["delta epsilon"])
+    store.flush()
+    store.close()
+    assert (tmp_path / "s" / INDEX_FILE).exists()
+    (tmp_path / "s" / INDEX_FILE).unlink()
+    reopened = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    assert len(reopened.dense_index()) == 2  # type: ignore[arg-type]
+    top = Retriever(reopened, emb).search("delta epsilon", 1, "dense")
+    assert top[0].document_id == "b.md"
+
+
+def test_a_stale_faiss_file_is_rebuilt(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    store = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    write(store, emb, "a.md", ["alpha"])
+    store.flush()
+    # Another process writes after the index was saved: the saved file is now stale.
+    other = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    write(other, emb, "b.md", ["omega"])
+    fresh = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    assert sorted(fresh.dense_index().ids().tolist()) == sorted(  # type: ignore[union-attr]
+        [int(i) for i in np.arange(1, 3)]
+    )
+    # The first store notices the other writer on its next search too.
+    assert {h.document_id for h in Retriever(store, emb).search("omega", 2, "dense")} == {
+        "a.md",
+        "b.md",
+    }
+
+
+def test_mismatched_embedding_model_is_refused_with_advice(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    store = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    write(store, emb, "a.md", ["alpha"])
+    with pytest.raises(EmbeddingMismatchError, match="rebuild") as info:
+        Store(tmp_path / "s", "some/other-model")
+    assert "RAGQA_EMBEDDING_MODEL" in str(info.value)
+
+
+def test_a_corrupt_database_file_gives_a_clear_error(tmp_path: Path) -> None:
+    from vectorstore.types import StoreError
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "store.sqlite3").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable database"):
+        Store(tmp_path / "s", "hash")
+
+
+def test_readers_never_see_half_a_document(store: Store, embedder: HashEmbedder) -> None:
+    """While a writer replaces a 20-chunk document again and again, every read sees 20."""
+    write(store, embedder, "big.md", [f"version 0 part {i}" for i in range(20)])
+    stop = threading.Event()
+    seen: set[int] = set()
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.add(len(store.get_chunks("big.md")))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for v in range(1, 30):
+        write(store, embedder, "big.md", [f"version {v} part {i}" for i in range(20)], str(v))
+    stop.set()
+    reader.join()
+    assert seen == {20}

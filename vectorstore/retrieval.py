@@ -1,0 +1,142 @@
+"""Search over a Store: dense, lexical, and their fusion, with a relevance score per hit."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vectorstore import analyzer
+from vectorstore.fusion import reciprocal_rank_fusion
+from vectorstore.types import SearchHit, SearchMode
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from vectorstore.embedder import Embedder
+    from vectorstore.store import Store
+
+RRF_K = 60.0
+# Candidates each side contributes to fusion: deep enough that a chunk ranked well by one
+# retriever and poorly by the other still meets in the fused list.
+CANDIDATES = 50
+# Tokens per letter at which an embedder stops "knowing" a script. all-MiniLM-L6-v2 spends
+# ~0.25 on English but ~2.5 on Korean (Hangul is split into jamo); a multilingual model
+# stays well under 1 on both, so its dense side keeps full weight.
+FERTILITY_KNOWN, FERTILITY_UNKNOWN = 0.8, 2.0
+# Cosines of all-MiniLM-style models: unrelated text sits below ~0.25, a passage that
+# answers a question usually above ~0.55.
+COSINE_FLOOR, COSINE_SURE = 0.25, 0.6
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class Retriever:
+    """Runs queries against a store with the store's own embedder."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def search(self, query: str, top_k: int = 5, mode: SearchMode = "hybrid") -> list[SearchHit]:
+        depth = max(CANDIDATES, top_k)
+        qvec = self.embedder.embed_query(query) if mode != "lexical" else None
+        dense = self._dense(qvec, depth) if qvec is not None else []
+        lexical = self.store.lexical(query, depth) if mode != "dense" else []
+        q_known = self.known([query])[0]
+        if mode == "dense":
+            ranked = dense
+        elif mode == "lexical":
+            ranked = lexical
+        else:
+            ranked = reciprocal_rank_fusion(
+                [[i for i, _ in dense], [i for i, _ in lexical]],
+                [q_known * self._known_rows([i for i, _ in dense[:5]]), 1.0],
+                k=RRF_K,
+            )
+        return self._hits(query, qvec, q_known, ranked[:top_k])
+
+    def known(self, texts: Sequence[str]) -> list[float]:
+        """How well the embedder's vocabulary covers each text: 1 fully, 0 not at all.
+
+        Dense similarity between texts the model only sees as sub-character pieces is
+        noise; fusing that noise drowns good keyword hits (KorQuAD Recall@5 0.98 -> 0.90).
+        """
+        counts = self.embedder.count_tokens(texts)
+        out = []
+        for text, tokens in zip(texts, counts, strict=True):
+            letters = len(_LETTER.findall(text))
+            fertility = tokens / letters if letters else 0.0
+            span = FERTILITY_UNKNOWN - FERTILITY_KNOWN
+            out.append(min(1.0, max(0.0, (FERTILITY_UNKNOWN - fertility) / span)))
+        return out
+
+    def _known_rows(self, row_ids: list[int]) -> float:
+        rows = self.store.fetch_chunks(row_ids)
+        texts = [f"{c.context}\n{c.text}" for c, _ in rows.values()]
+        return float(np.mean(self.known(texts))) if texts else 0.0
+
+    def _dense(self, qvec: NDArray[np.float32], depth: int) -> list[tuple[int, float]]:
+        index = self.store.dense_index()
+        return [] if index is None else index.search(qvec, depth)
+
+    def _hits(
+        self,
+        query: str,
+        qvec: NDArray[np.float32] | None,
+        q_known: float,
+        ranked: Sequence[tuple[int, float]],
+    ) -> list[SearchHit]:
+        ids = [i for i, _ in ranked]
+        rows = self.store.fetch_chunks(ids)
+        vectors = self.store.embeddings(ids) if qvec is None else {}
+        if qvec is None:
+            qvec = self.embedder.embed_query(query) if vectors else None
+        else:
+            vectors = self.store.embeddings(ids)
+        idf = self._idf(analyzer.query_terms(query))
+        hits = []
+        for row_id, score in ranked:
+            if row_id not in rows:  # deleted since the index was read
+                continue
+            chunk, doc = rows[row_id]
+            indexed = f"{chunk.context}\n{chunk.text}"
+            relevance = coverage(idf, indexed)
+            if qvec is not None and row_id in vectors:
+                cosine = float(vectors[row_id] @ qvec)
+                trust = q_known * self.known([indexed])[0]
+                relevance = max(relevance, trust * cosine_relevance(cosine))
+            hits.append(
+                SearchHit(
+                    chunk_id=chunk.chunk_id,
+                    document_id=doc.id,
+                    source=doc.source,
+                    title=doc.title,
+                    text=chunk.text,
+                    context=chunk.context,
+                    metadata=chunk.metadata,
+                    score=score,
+                    relevance=relevance,
+                )
+            )
+        return hits
+
+    def _idf(self, terms: Sequence[str]) -> dict[str, float]:
+        df, total = self.store.document_frequencies(terms)
+        return {t: math.log(1 + (total - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
+
+
+def coverage(idf: dict[str, float], text: str) -> float:
+    """Share of the query's IDF mass whose terms occur in `text`: 1.0 when every rare
+    query word is there, near 0 when only common words are."""
+    total = sum(idf.values())
+    if total <= 0:
+        return 0.0
+    present = set(analyzer.terms(text))
+    return sum(w for t, w in idf.items() if t in present) / total
+
+
+def cosine_relevance(cosine: float) -> float:
+    return min(1.0, max(0.0, (cosine - COSINE_FLOOR) / (COSINE_SURE - COSINE_FLOOR)))
