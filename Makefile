@@ -24,8 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: install
-	@if [ "$$($(BIN)/python -c 'import sqlite3,sys; p=sys.argv[1]; import os; print(0 if not os.path.exists(p) else sqlite3.connect(p).execute("select count(*) from documents").fetchone()[0])' $(STORE)/store.sqlite3 2>/dev/null || echo 0)" = "0" ]; then \
-		echo "ingesting docs/ into $(STORE)"; $(BIN)/ragqa ingest docs --store $(STORE); fi
+	$(BIN)/ragqa ingest docs --store $(STORE) --if-empty
 	$(BIN)/ragqa serve --store $(STORE)
 
 browser-deps:

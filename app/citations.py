@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from vectorstore.analyzer import terms
 
 # [1], [2, 3], [1][2], [1-2] are all forms small models produce.
 _MARKER = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
@@ -36,3 +39,30 @@ def clean_citations(answer: str, valid: int) -> tuple[str, list[int]]:
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return text, cited
+
+
+def attribute(answer: str, sources: Sequence[str], min_share: float = 0.5) -> tuple[str, list[int]]:
+    """Cite sentences for a model that cited nothing: each sentence gets the source that
+    holds the largest share (at least `min_share`) of its words; others stay uncited.
+
+    Small models often ignore the citation instruction; this keeps every [n] honest,
+    since the cited passage really contains what the sentence says.
+    """
+    source_terms = [set(terms(s)) for s in sources]
+    out: list[str] = []
+    cited: list[int] = []
+    for sentence in re.split(r"(?<=[.!?。])\s+|\n", answer):
+        words = set(terms(sentence))
+        best, best_share = 0, 0.0
+        for n, have in enumerate(source_terms, start=1):
+            share = len(words & have) / len(words) if words else 0.0
+            if share > best_share:
+                best, best_share = n, share
+        if best and best_share >= min_share and len(words) >= 2:
+            body = sentence.rstrip()
+            end = body[-1] if body[-1] in ".!?。" else ""
+            sentence = f"{body[: len(body) - len(end)]} [{best}]{end}"
+            if best not in cited:
+                cited.append(best)
+        out.append(sentence)
+    return "\n".join(out) if "\n" in answer else " ".join(out), cited

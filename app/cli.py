@@ -33,16 +33,17 @@ def _embedder(settings: Settings) -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Pipeline
+    from app.main import build_pipeline
     from ingest.runner import run_ingest
     from vectorstore.store import Store
 
     settings = _settings(args)
     embedder = _embedder(settings)
     store = Store(settings.store, embedder.model_name)  # refuses a mismatched model first
-    pipeline = Pipeline(
-        store, embedder, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
-    )
+    if args.if_empty and (count := store.stats()["documents"]):
+        print(f"{settings.store} already holds {count} documents; nothing ingested")
+        return 0
+    pipeline = build_pipeline(settings, store, embedder)
 
     def waiting() -> None:
         print(f"waiting for another writer to release {settings.store} ...", file=sys.stderr)
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove documents under PATH whose files are gone",
     )
+    p.add_argument("--if-empty", action="store_true", help="do nothing if the store has documents")
     common(p)
     p.set_defaults(func=cmd_ingest)
 

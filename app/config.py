@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
     max_new_tokens: int = Field(256, ge=1, le=8192, description="Answer length limit.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
+    repetition_penalty: float = Field(
+        1.1,
+        ge=1.0,
+        le=2.0,
+        description="Penalty on repeated tokens; small models loop under greedy decoding "
+        "without it. 1.0 turns it off.",
+    )
     context_window: int | None = Field(
         None, ge=256, description="Override the generator's context window (tokens)."
     )
@@ -49,7 +56,6 @@ class Settings(BaseSettings):
         256, ge=32, le=8192, description="Chunk size in embedder tokens (capped by the model)."
     )
     chunk_overlap: int = Field(48, ge=0, le=1024, description="Overlap between chunks, tokens.")
-    top_k: int = Field(5, ge=1, le=100, description="Default number of sources.")
     min_relevance: float = Field(
         0.2,
         ge=0.0,
@@ -64,11 +70,6 @@ class Settings(BaseSettings):
         25 * 1024 * 1024, ge=1, description="Largest accepted upload per file, bytes."
     )
     max_question_chars: int = Field(4000, ge=1, description="Longest accepted question.")
-    offline: bool = Field(
-        True,
-        description="Set HF_HUB_OFFLINE when the models are the bundled ones, so nothing "
-        "tries the network.",
-    )
 
     @field_validator("device")
     @classmethod

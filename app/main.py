@@ -55,6 +55,7 @@ def build_services(
             settings.generator_backend,
             settings.device,
             settings.context_window,
+            settings.repetition_penalty,
         )
     generator.load()
     store.dense_index()  # rebuild a missing or stale FAISS file now, not on the first query
@@ -66,10 +67,19 @@ def build_services(
         min_relevance=settings.min_relevance,
         context_window=settings.context_window,
     )
-    pipeline = Pipeline(
-        store, embedder, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
+    return Services(
+        settings, store, embedder, generator, rag, build_pipeline(settings, store, embedder)
     )
-    return Services(settings, store, embedder, generator, rag, pipeline)
+
+
+def build_pipeline(settings: Settings, store: Store, embedder: Embedder) -> Pipeline:
+    return Pipeline(
+        store,
+        embedder,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        batch_chunks=settings.embedding_batch_size * 8,
+    )
 
 
 def create_app(

@@ -8,8 +8,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.citations import clean_citations
+from app.citations import attribute, clean_citations
 from app.generators.base import ChatMessage, Generator
+from app.guards import is_looping, trim_repeats
 from app.language import not_found_message
 from app.prompts import build_prompt
 from app.schemas import Answer, Source, Timings, Usage
@@ -100,23 +101,36 @@ class RagService:
         yield "sources", {"sources": [s.model_dump() for s in sources]}
         pieces: list[str] = []
         first_ms: float | None = None
+        looped = False
         with self._generate_lock:
             gen_start = time.perf_counter()
-            for piece in self.generator.stream(
+            stream = self.generator.stream(
                 built.messages,
                 max_new_tokens=self.max_new_tokens,
                 temperature=self.temperature,
                 cancel=cancel,
-            ):
-                if first_ms is None:
-                    first_ms = (time.perf_counter() - gen_start) * 1000
-                pieces.append(piece)
-                yield "token", {"text": piece}
+            )
+            try:
+                for piece in stream:
+                    if first_ms is None:
+                        first_ms = (time.perf_counter() - gen_start) * 1000
+                    pieces.append(piece)
+                    yield "token", {"text": piece}
+                    if "\n" in piece or piece.rstrip().endswith((".", "!", "?")):
+                        if is_looping("".join(pieces)):
+                            looped = True
+                            break
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # frees the model at once when the loop broke early
             generate_ms = (time.perf_counter() - gen_start) * 1000
             prompt_tokens = self.generator.prompt_tokens(built.messages)
         raw = "".join(pieces)
-        text, cited = clean_citations(raw, len(sources))
         completion = self.generator.count_tokens(raw) if raw else 0
+        text, cited = clean_citations(trim_repeats(raw) if looped else raw, len(sources))
+        if not cited:
+            text, cited = attribute(text, [f"{s.context}\n{s.text}" for s in sources])
         yield (
             "done",
             self._final(

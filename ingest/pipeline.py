@@ -18,10 +18,6 @@ from vectorstore.types import NewChunk
 
 Status = Literal["added", "updated", "unchanged"]
 
-# Chunks embedded per model call and written per transaction: large enough to keep the
-# embedder busy, small enough that a crash loses little work and progress stays smooth.
-BATCH_CHUNKS = 256
-
 
 @dataclass(frozen=True)
 class DocResult:
@@ -43,9 +39,18 @@ class Pipeline:
     """Turns loaded documents into stored, searchable chunks."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, *, chunk_tokens: int = 256, chunk_overlap: int = 48
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        chunk_tokens: int = 256,
+        chunk_overlap: int = 48,
+        batch_chunks: int = 256,
     ) -> None:
         self.store = store
+        # Chunks embedded and written per transaction: large enough to keep the embedder
+        # busy, small enough that a crash loses little work and progress stays smooth.
+        self.batch_chunks = batch_chunks
         self.embedder = embedder
         # Never more than the model embeds: a longer chunk would be silently truncated.
         self.max_tokens = min(chunk_tokens, embedder.max_tokens)
@@ -77,11 +82,12 @@ class Pipeline:
         batch: list[_Pending] = []
         size = 0
         known = self.store.hashes()
+        stored = self.store.chunk_counts()
         for doc in docs:
             digest = self.content_hash(doc)
             old = known.get(doc.id)
             if old == digest:
-                result = DocResult(doc.id, doc.source, "unchanged", 0)
+                result = DocResult(doc.id, doc.source, "unchanged", stored.get(doc.id, 0))
                 results.append(result)
                 if on_done:
                     on_done(result)
@@ -92,7 +98,7 @@ class Pipeline:
             batch.append(pending)
             size += len(pending.chunks)
             known[doc.id] = digest  # a repeated id later in the same run is then unchanged
-            if size >= BATCH_CHUNKS:
+            if size >= self.batch_chunks:
                 results.extend(self._flush(batch, on_done))
                 batch, size = [], 0
         if batch:

@@ -34,7 +34,8 @@ class Summary:
 
     def count(self, result: DocResult) -> None:
         setattr(self, result.status, getattr(self, result.status) + 1)
-        self.chunks += result.chunks
+        if result.status != "unchanged":  # chunks= counts what this run embedded
+            self.chunks += result.chunks
 
 
 def run_ingest(
@@ -116,6 +117,9 @@ def _delete_missing(
             continue
         gone = not Path(source).exists()
         for doc_id in ids:
+            info = pipeline.store.get_info(doc_id)
+            if info is None or info.metadata.get("origin") == "upload":
+                continue
             if gone or (source in loaded and doc_id not in produced):
                 deleted += pipeline.store.delete_document(doc_id)
     return deleted

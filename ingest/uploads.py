@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ingest.document import Document, LoaderError
@@ -54,7 +54,10 @@ def load_uploads(uploads: Sequence[Upload]) -> list[Document]:
                 raise UploadError(status, f"{name}: {exc}") from exc
             if result.skipped and not result.documents:
                 raise UploadError(422, f"{name}: " + "; ".join(result.errors[:3]))
-            docs.extend(result.documents)
+            # Marked so that `ingest --delete-missing` never takes an upload for a lost file.
+            docs.extend(
+                replace(d, metadata={**d.metadata, "origin": "upload"}) for d in result.documents
+            )
     return docs
 
 

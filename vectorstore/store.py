@@ -334,6 +334,10 @@ class Store:
         wanted = None if doc_ids is None else set(doc_ids)
         return {r[0]: r[1] for r in rows if wanted is None or r[0] in wanted}
 
+    def chunk_counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT id, chunk_count FROM documents")
+        return {r[0]: int(r[1]) for r in rows}
+
     def ids_by_source(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for row in self._conn().execute("SELECT id, source FROM documents"):

@@ -52,6 +52,7 @@ class Generator(Protocol):
         """Yield the answer as text pieces (about one token each).
 
         Stops early, without error, once `cancel` is set: a client that went away
-        must not keep the CPU busy.
+        must not keep the CPU busy. Exhaust or close() the iterator: until then a backend
+        may hold its model (a lock, a generate thread).
         """
         ...

@@ -14,7 +14,11 @@ BACKENDS = ("auto", "llama_cpp", "transformers", "echo")
 
 
 def build_generator(
-    model: str, backend: str, device: str = "auto", context_window: int | None = None
+    model: str,
+    backend: str,
+    device: str = "auto",
+    context_window: int | None = None,
+    repetition_penalty: float = 1.0,
 ) -> Generator:
     """Pick and construct (not load) the generator; `auto` prefers llama.cpp for a .gguf on CPU.
 
@@ -35,7 +39,9 @@ def build_generator(
                 f"the llama_cpp backend runs .gguf files only, and {model!r} is not one; "
                 "use the transformers (or auto) backend, or a .gguf model"
             )
-        return LlamaCppGenerator(path, context_window=context_window, name=model)
+        return LlamaCppGenerator(
+            path, context_window=context_window, name=model, repetition_penalty=repetition_penalty
+        )
     if is_gguf:
         file = Path(path)
         return TransformersGenerator(
@@ -44,8 +50,15 @@ def build_generator(
             gguf_file=file.name,
             context_window=context_window,
             name=model,
+            repetition_penalty=repetition_penalty,
         )
-    return TransformersGenerator(path, device=device, context_window=context_window, name=model)
+    return TransformersGenerator(
+        path,
+        device=device,
+        context_window=context_window,
+        name=model,
+        repetition_penalty=repetition_penalty,
+    )
 
 
 def _gpu_wanted(device: str) -> bool:

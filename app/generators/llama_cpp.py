@@ -22,7 +22,9 @@ class LlamaCppGenerator:
         context_window: int | None = None,
         threads: int | None = None,
         name: str | None = None,
+        repetition_penalty: float = 1.0,
     ) -> None:
+        self._repetition_penalty = repetition_penalty
         self._path = model_path
         self._requested_context = context_window
         self._threads = threads or os.cpu_count() or 1
@@ -101,14 +103,15 @@ class LlamaCppGenerator:
         cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         llm = self._model()
-        if cancel is not None and cancel.is_set():
-            return
         with self._generate_lock:
+            if cancel is not None and cancel.is_set():  # perhaps while waiting for the lock
+                return
             chunks = llm.create_chat_completion(
                 messages=list(messages),
                 stream=True,
                 max_tokens=max_new_tokens,
                 temperature=temperature,  # 0 selects llama.cpp's greedy sampler
+                repeat_penalty=self._repetition_penalty,
             )
             try:
                 for chunk in chunks:

@@ -25,7 +25,9 @@ class TransformersGenerator:
         gguf_file: str | None = None,
         context_window: int | None = None,
         name: str | None = None,
+        repetition_penalty: float = 1.0,
     ) -> None:
+        self._repetition_penalty = repetition_penalty
         self._source = model_id_or_path
         self._device = device
         self._gguf_file = gguf_file
@@ -125,6 +127,8 @@ class TransformersGenerator:
             options.update(do_sample=True, temperature=temperature)
         else:
             options.update(do_sample=False)
+        if self._repetition_penalty != 1.0:
+            options.update(repetition_penalty=self._repetition_penalty)
         if not tokenizer.chat_template:
             options.update(stop_strings=[PLAIN_STOP], tokenizer=tokenizer)
         failure: list[BaseException] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 
@@ -86,3 +88,18 @@ def test_a_bad_file_is_reported_and_the_rest_go_on(pipeline: Pipeline, tmp_path:
 def test_fixture_corpus_ingests_cleanly(pipeline: Pipeline) -> None:
     summary = run_ingest(pipeline, [str(FIXTURES)], progress=False)
     assert summary.failed == 0 and summary.added >= 5
+
+
+def test_delete_missing_never_removes_uploads(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.uploads import Upload, ingest_uploads
+
+    ingest_uploads(pipeline, [Upload("notes.md", b"# Notes\n\nUploaded text.\n")])
+    make_tree(tmp_path / "docs")
+    monkeypatch.chdir(tmp_path)  # "." holds no notes.md: an upload is not a lost file
+    summary = run_ingest(pipeline, ["."], delete_missing=True, progress=False)
+    assert summary.deleted == 0
+    assert pipeline.store.get_info("notes.md") is not None
+    again = ingest_uploads(pipeline, [Upload("notes.md", b"# Notes\n\nUploaded text.\n")])
+    assert (again[0].status, again[0].chunks) == ("unchanged", 1)

@@ -1,0 +1,162 @@
+"""End to end with the real bundled models: CLI ingest of the seed notes, a real server
+over HTTP, retrieval quality on seeds-qa, answers with citations, streamed and not."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, shared_path
+
+pytestmark = [pytest.mark.models, pytest.mark.server, pytest.mark.shared]
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY = re.compile(
+    r"^added=(\d+) updated=(\d+) unchanged=(\d+) deleted=(\d+) failed=(\d+) chunks=(\d+) "
+    r"seconds=[\d.]+$",
+    re.M,
+)
+
+
+def ragqa(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def seeds_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    seeds = shared_path("corpus", "seeds")
+    store = tmp_path_factory.mktemp("e2e") / "store"
+    first = ragqa("ingest", str(seeds), "--store", str(store))
+    assert first.returncode == 0, first.stderr
+    counts = SUMMARY.search(first.stdout)
+    assert counts and counts.group(1) == "5" and counts.group(5) == "0", first.stdout
+    print("\nseeds ingest:", first.stdout.strip())
+    return store
+
+
+def test_second_ingest_is_unchanged(seeds_store: Path) -> None:
+    again = ragqa("ingest", str(shared_path("corpus", "seeds")), "--store", str(seeds_store))
+    assert again.returncode == 0, again.stderr
+    counts = SUMMARY.search(again.stdout)
+    assert counts and counts.groups()[:6] == ("0", "0", "5", "0", "0", "0"), again.stdout
+
+
+def test_mismatched_embedding_model_is_refused_by_the_cli(seeds_store: Path) -> None:
+    result = ragqa(
+        "ingest",
+        str(ROOT / "docs"),
+        "--store",
+        str(seeds_store),
+        "--embedding-model",
+        "sentence-transformers/paraphrase-MiniLM-L3-v2",
+    )
+    assert result.returncode == 2
+    assert "was built with embedding model" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def server(seeds_store: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAGQA_MAX_NEW_TOKENS": "64"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--store", str(seeds_store), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 300:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        print(f"\nstart-up to /readyz: {time.monotonic() - started:.1f} s")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_seeds_evidence_is_in_the_top_five(server: str) -> None:
+    rows = [json.loads(line) for line in shared_path("eval", "seeds-qa", "dev.jsonl").open()]
+    hits = 0
+    for row in rows:
+        body = {"query": row["question"], "top_k": 5}
+        results = httpx.post(f"{server}/api/search", json=body, timeout=60).json()["results"]
+        texts = [r["context"] + "\n" + r["text"] for r in results]
+        hits += any(e in t for e in row["evidence"] for t in texts)
+    rate = hits / len(rows)
+    print(f"\nseeds-qa dev evidence hit@5: {hits}/{len(rows)} = {rate:.2f}")
+    assert rate >= 0.8
+
+
+def test_ask_gives_a_cited_answer(server: str) -> None:
+    body = {"question": "What does LoRA stand for?"}
+    answer = httpx.post(f"{server}/api/ask", json=body, timeout=300).json()
+    print("\nanswer:", answer["answer"], answer["citations"], answer["timings"])
+    assert answer["grounded"] and answer["answer"].strip()
+    assert answer["usage"]["completion_tokens"] > 0
+    assert answer["citations"], "no [n] in the answer points at a source"
+    assert all(1 <= n <= len(answer["sources"]) for n in answer["citations"])
+    for n in set(re.findall(r"\[(\d+)\]", answer["answer"])):
+        assert 1 <= int(n) <= len(answer["sources"])
+
+
+def test_ask_streams_with_the_real_model(server: str) -> None:
+    body = {"question": "What does LoRA stand for?", "stream": True}
+    names: list[str] = []
+    done: dict = {}
+    started = time.perf_counter()
+    first_token = None
+    with httpx.stream("POST", f"{server}/api/ask", json=body, timeout=300) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+                names.append(event)
+                if event == "token" and first_token is None:
+                    first_token = time.perf_counter() - started
+            elif line.startswith("data:") and event == "done":
+                done = json.loads(line.split(":", 1)[1])
+    assert names[0] == "sources" and names[-1] == "done" and names.count("token") > 3
+    assert done["answer"].strip() and done["grounded"]
+    tokens = done["usage"]["completion_tokens"]
+    rate = tokens / (done["timings"]["generate_ms"] / 1000)
+    print(
+        f"\nstream: first token {first_token:.2f}s after request, {rate:.1f} tokens/s, "
+        f"retrieve {done['timings']['retrieve_ms']:.0f} ms"
+    )
+
+
+def test_off_topic_question_is_not_grounded(server: str) -> None:
+    answer = httpx.post(
+        f"{server}/api/ask", json={"question": "How tall is the Eiffel Tower?"}, timeout=120
+    ).json()
+    assert answer["grounded"] is False and answer["usage"]["completion_tokens"] == 0
