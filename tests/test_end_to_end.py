@@ -160,3 +160,21 @@ def test_off_topic_question_is_not_grounded(server: str) -> None:
         f"{server}/api/ask", json={"question": "How tall is the Eiffel Tower?"}, timeout=120
     ).json()
     assert answer["grounded"] is False and answer["usage"]["completion_tokens"] == 0
+
+
+def test_concurrent_asks_queue_for_the_model(server: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        "What does LoRA stand for?",
+        "F1 점수는 무엇과 무엇의 조화평균인가요?",
+        "PETM은 무엇의 약자인가요?",
+    ]
+
+    def ask(question: str) -> httpx.Response:
+        return httpx.post(f"{server}/api/ask", json={"question": question}, timeout=600)
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        responses = list(pool.map(ask, questions))
+    assert [r.status_code for r in responses] == [200] * len(questions)
+    assert all(r.json()["answer"].strip() for r in responses)

@@ -14,6 +14,9 @@ from functools import lru_cache
 
 import snowballstemmer
 
+# Bump when terms() changes: stores rebuild their keyword index from the chunk text.
+VERSION = "2"
+
 _HANGUL = "\uac00-\ud7a3\u3130-\u318f"  # syllables and compatibility jamo
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"  # kana, ideographs
 _TOKEN = re.compile(
@@ -42,36 +45,99 @@ def _stem(word: str) -> str:
     return str(_STEMMER.stemWord(word)) if _ASCII_WORD.match(word) else word
 
 
+# Model and product names ("GPT-3", "Phi-3", "Llama-2") split into common pieces ("gpt",
+# "3"); the joined form is a rare, precise term of its own.
+_COMPOUND = re.compile(r"(?<![a-z0-9])([a-z]+)[-_](\d+(?:\.\d+)?[a-z]?)(?![a-z0-9])")
+
+
 def terms(text: str) -> list[str]:
     """Index terms of `text`, in order, duplicates kept (BM25 needs term frequency)."""
     out: list[str] = []
-    for run in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
+    normal = unicodedata.normalize("NFKC", text).lower()
+    for run in _TOKEN.findall(normal):
         if _CJK.match(run):
             out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
         else:
             out.append(_stem(run))
+    out.extend(m.group(1) + m.group(2).replace(".", "") for m in _COMPOUND.finditer(normal))
     return out
 
 
 # Korean question words and endings ("무엇인가요", "어떻게", "있나요"): as bigrams they are
 # rare in documents, so BM25 and the relevance check would weigh them above the content.
-_KOREAN_QUESTION = (
-    "무엇 무엇인가요 무엇인지 무엇이라고 무슨 뭔가요 어떤 어떻게 어느 얼마 얼마나 얼마인가요 언제 "
-    "어디 어디인가요 누구 누가 몇 왜 인가요 있나요 했나요 하나요 되나요 나요 까요 습니까 입니까 "
-    "가요 는가요 은가요 되었나요 알려주세요 주세요 설명해 설명해주세요 뭐 뭐야 이름은"
+# A word that starts with a question word is dropped; a content word loses its ending.
+_QUESTION_WORDS = (
+    "무엇",
+    "무슨",
+    "뭔가",
+    "뭐",
+    "어떤",
+    "어떻",
+    "어느",
+    "얼마",
+    "언제",
+    "어디",
+    "누구",
+    "누가",
+    "몇",
+    "왜",
+    "알려",
+    "설명해",
 )
+_QUESTION_ENDINGS = tuple(
+    sorted(
+        (
+            "인가요",
+            "인가",
+            "인지",
+            "인가요?",
+            "나요",
+            "가요",
+            "까요",
+            "습니까",
+            "입니까",
+            "했나요",
+            "되었나요",
+            "있나요",
+            "하나요",
+            "되나요",
+            "이라고",
+            "라고",
+            "는가요",
+            "은가요",
+            "을까요",
+            "ㄴ가요",
+            "주세요",
+            "해주세요",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _strip_question(word: str) -> str:
+    if not _HANGUL_WORD.search(word):
+        return word
+    core = word.rstrip("?!.,")
+    if core.startswith(_QUESTION_WORDS):
+        return ""
+    for ending in _QUESTION_ENDINGS:
+        if core.endswith(ending) and len(core) > len(ending):
+            return core[: -len(ending)]
+    return core
 
 
 def query_terms(text: str) -> list[str]:
     """Distinct query terms, stop and question words dropped unless nothing else is left."""
-    seen = dict.fromkeys(terms(text))
-    kept = [t for t in seen if t not in _QUERY_STOP]
-    return kept or list(seen)
+    content = " ".join(_strip_question(w) for w in text.split())
+    seen = dict.fromkeys(terms(content))
+    kept = [t for t in seen if t not in _STOPWORDS_STEMMED]
+    return kept or list(dict.fromkeys(terms(text)))
 
 
-_QUERY_STOP = frozenset(_stem(w) for w in STOPWORDS) | frozenset(
-    t for w in _KOREAN_QUESTION.split() for t in terms(w)
-)
+_STOPWORDS_STEMMED = frozenset(_stem(w) for w in STOPWORDS)
 
 
 def fts_query(text: str) -> str | None:

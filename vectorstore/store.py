@@ -67,6 +67,7 @@ class Store:
         self._index: DenseIndex | None = None
         self._init_schema()
         self.dimension = self._check_model(dimension)
+        self._check_analyzer()
 
     # -- connections and metadata -------------------------------------------------------
 
@@ -78,7 +79,11 @@ class Store:
         return conn
 
     def _init_schema(self) -> None:
+        """Create the tables once. An existing store is opened without the write lock, so a
+        reader (the server, `ragqa search`) starts even while a bulk ingest is writing."""
         try:
+            if self._has_schema():
+                return
             with self._writing(wait=None):
                 conn = self._conn()
                 conn.executescript(DDL)
@@ -87,6 +92,12 @@ class Store:
                 )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.folder / DB_FILE} is not a usable database: {exc}") from exc
+
+    def _has_schema(self) -> bool:
+        try:
+            return self._meta("schema_version") == SCHEMA_VERSION
+        except sqlite3.OperationalError:  # no such table: a new store
+            return False
 
     def _meta(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -110,6 +121,28 @@ class Store:
                 )
             return int(stored_dim)
         return dimension
+
+    def _check_analyzer(self) -> None:
+        """Rebuild the keyword index if it was made by another version of the analyzer:
+        it is derived from the chunk text, like the FAISS index."""
+        if self._meta("analyzer_version") == analyzer.VERSION:
+            return
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM chunks_fts")
+            rows = conn.execute("SELECT id, context, text FROM chunks").fetchall()
+            conn.executemany(
+                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+                [
+                    (r[0], " ".join(analyzer.terms(f"{r[1]}\n{r[2]}" if r[1] else r[2])))
+                    for r in rows
+                ],
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)", (analyzer.VERSION,)
+            )
+
+        self._tx(body)
 
     def generation(self) -> int:
         return int(self._meta("generation") or 0)

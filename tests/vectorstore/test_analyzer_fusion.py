@@ -11,7 +11,7 @@ def test_english_words_are_stemmed() -> None:
 
 
 def test_korean_becomes_bigrams_and_particles_split_from_latin() -> None:
-    assert terms("GPT-3의 파라미터") == ["gpt", "3", "의", "파라", "라미", "미터"]
+    assert terms("GPT-3의 파라미터") == ["gpt", "3", "의", "파라", "라미", "미터", "gpt3"]
     # a two-syllable noun with a particle still shares the noun's bigram
     assert "모델" in terms("모델은") and "모델" in terms("모델")
 
@@ -20,6 +20,11 @@ def test_query_drops_stopwords_and_korean_question_words() -> None:
     assert query_terms("What is the MMLU benchmark?") == ["mmlu", "benchmark"]
     assert "나요" not in query_terms("무엇을 바꾸나요?")
     assert query_terms("the") == ["the"]  # nothing else left: keep it
+
+
+def test_korean_question_endings_and_words_are_stripped() -> None:
+    assert query_terms("PETM은 무엇의 약자인가요?") == ["petm", "은", "약자"]
+    assert query_terms("GPT-1은 언제 공개되었나요?") == ["gpt", "1", "은", "공개", "gpt1"]
 
 
 def test_fts_query_quotes_terms() -> None:

@@ -107,3 +107,15 @@ def test_readers_never_see_half_a_document(store: Store, embedder: HashEmbedder)
     stop.set()
     reader.join()
     assert seen == {20}
+
+
+def test_keyword_index_is_rebuilt_when_the_analyzer_changes(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    store = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    write(store, emb, "a.md", ["GPT-3 has many parameters"])
+    conn = store._conn()
+    conn.execute("DELETE FROM chunks_fts")  # as if indexed by an older analyzer
+    conn.execute("UPDATE meta SET value = 'old' WHERE key = 'analyzer_version'")
+    assert store.lexical("gpt-3", 5) == []
+    reopened = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    assert [i for i, _ in reopened.lexical("gpt-3", 5)] == [1]
