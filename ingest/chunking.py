@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from ingest.document import Document
+from vectorstore.types import NewChunk
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
@@ -15,20 +15,6 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Sentence ends: Latin/CJK punctuation followed by space, or a Korean final ending ("다.").
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=다\.)\s*|(?<=요\.)\s*")
-
-
-@dataclass(frozen=True)
-class ChunkDraft:
-    """A chunk before embedding. `context` is the heading path ("Doc › Section › Sub")."""
-
-    text: str
-    context: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def embed_text(self) -> str:
-        """What is embedded and keyword-indexed: the heading path gives the text its topic."""
-        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @dataclass(frozen=True)
@@ -158,9 +144,9 @@ def _join(units: list[tuple[_Unit, int]]) -> str:
 
 def chunk_document(
     doc: Document, count_tokens: CountTokens, max_tokens: int, overlap: int
-) -> list[ChunkDraft]:
-    """Cut a document into chunks whose `embed_text` fits in `max_tokens` embedder tokens."""
-    drafts: list[ChunkDraft] = []
+) -> list[NewChunk]:
+    """Cut a document into chunks whose `indexed_text` fits in `max_tokens` embedder tokens."""
+    drafts: list[NewChunk] = []
     markdown = doc.format == "markdown"
     for part in doc.parts:
         for path, body in _sections(part.text, markdown):
@@ -170,7 +156,7 @@ def chunk_document(
             budget = max_tokens - context_tokens
             packer = _Packer(count_tokens, budget, min(overlap, budget // 2))
             for text in packer.pack(packer.units(body)):
-                drafts.append(ChunkDraft(text, context, dict(part.metadata)))
+                drafts.append(NewChunk(text, context, dict(part.metadata)))
     return _enforce_limit(drafts, count_tokens, max_tokens)
 
 
@@ -185,11 +171,11 @@ def _fit_context(heads: list[str], count_tokens: CountTokens, limit: int) -> tup
 
 
 def _enforce_limit(
-    drafts: list[ChunkDraft], count_tokens: CountTokens, max_tokens: int
-) -> list[ChunkDraft]:
+    drafts: list[NewChunk], count_tokens: CountTokens, max_tokens: int
+) -> list[NewChunk]:
     """Re-check whole chunks: joining units can merge tokens differently than counted apart."""
-    sizes = count_tokens([d.embed_text for d in drafts])
-    out: list[ChunkDraft] = []
+    sizes = count_tokens([d.indexed_text for d in drafts])
+    out: list[NewChunk] = []
     for draft, size in zip(drafts, sizes, strict=True):
         if size <= max_tokens:
             out.append(draft)
@@ -200,7 +186,7 @@ def _enforce_limit(
         halves = [draft.text[:cut].strip(), draft.text[cut:].strip()]
         out.extend(
             _enforce_limit(
-                [ChunkDraft(h, draft.context, draft.metadata) for h in halves if h],
+                [NewChunk(h, draft.context, draft.metadata) for h in halves if h],
                 count_tokens,
                 max_tokens,
             )

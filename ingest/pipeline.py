@@ -93,8 +93,9 @@ class Pipeline:
                     on_done(result)
                 continue
             pending = _Pending(doc, digest, "added" if old is None else "updated")
-            drafts = chunk_document(doc, self.embedder.count_tokens, self.max_tokens, self.overlap)
-            pending.chunks = [NewChunk(d.text, d.context, d.metadata) for d in drafts]
+            pending.chunks = chunk_document(
+                doc, self.embedder.count_tokens, self.max_tokens, self.overlap
+            )
             batch.append(pending)
             size += len(pending.chunks)
             known[doc.id] = digest  # a repeated id later in the same run is then unchanged

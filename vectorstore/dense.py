@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,18 @@ class DenseIndex:
             return []
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    @classmethod
+    def from_rows(cls, cursor: Iterator[Any], dimension: int) -> DenseIndex:
+        """Build from (id, float32 blob) rows, a batch at a time to bound memory."""
+        index = cls(dimension)
+        rows = list(islice(cursor, 8192))
+        while rows:
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            index.add(ids, vecs.reshape(len(rows), dimension))
+            rows = list(islice(cursor, 8192))
+        return index
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash leaves the old file or the new one, never half."""

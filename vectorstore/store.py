@@ -5,24 +5,23 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from vectorstore import analyzer
 from vectorstore.dense import DenseIndex
+from vectorstore.locking import WriteLock
+from vectorstore.queries import StoreQueries
 from vectorstore.schema import DDL, SCHEMA_VERSION, connect
 from vectorstore.types import (
-    DocumentInfo,
     EmbeddingMismatchError,
     NewChunk,
-    StoredChunk,
     StoreError,
 )
 
@@ -46,7 +45,7 @@ class DocumentWrite:
     embeddings: NDArray[np.float32]
 
 
-class Store:
+class Store(StoreQueries):
     """Documents and chunks on disk, searchable by vector and by keyword.
 
     One writer at a time across processes (a file lock); readers never block and see
@@ -61,8 +60,7 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create store folder {self.folder}: {exc}") from exc
         self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._file_lock = FileLock(str(self.folder / "write.lock"))
+        self._lock = WriteLock(self.folder / "write.lock")
         self._index_lock = threading.RLock()
         self._index: DenseIndex | None = None
         self._init_schema()
@@ -84,7 +82,7 @@ class Store:
         try:
             if self._has_schema():
                 return
-            with self._writing(wait=None):
+            with self._lock.hold():
                 conn = self._conn()
                 conn.executescript(DDL)
                 conn.execute(
@@ -149,30 +147,10 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------
 
-    @contextmanager
-    def _writing(self, wait: Callable[[], None] | None) -> Iterator[None]:
-        """Hold the store's write lock; `wait` is called once if another writer has it."""
-        with self._write_lock:
-            try:
-                self._file_lock.acquire(timeout=0)
-            except Timeout:
-                if wait is not None:
-                    wait()
-                self._file_lock.acquire()
-            try:
-                yield
-            finally:
-                self._file_lock.release()
-
-    @contextmanager
-    def writer(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the write lock across many writes (a bulk ingest), re-entrantly."""
-        with self._writing(on_wait):
-            self._local.holding = True
-            try:
-                yield
-            finally:
-                self._local.holding = False
+    def writer(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+        """Hold the write lock across many writes (a bulk ingest); `on_wait` is called once
+        if another writer holds it."""
+        return self._lock.hold(on_wait)
 
     def _tx(self, body: Callable[[sqlite3.Connection], None]) -> int:
         """Run `body` in one write transaction that also bumps the generation."""
@@ -191,9 +169,7 @@ class Store:
             return gen
 
         try:
-            if getattr(self._local, "holding", False):
-                return run()
-            with self._writing(wait=None):
+            with self._lock.hold():
                 return run()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write to the store at {self.folder}: {exc}") from exc
@@ -311,25 +287,21 @@ class Store:
                 return self._index
             loaded = DenseIndex.load(self.folder / INDEX_FILE, self.dimension)
             if loaded is None or loaded.generation != gen:
-                loaded = self._rebuild_index(gen)
+                loaded = self._rebuild_index()
             self._index = loaded
             return loaded
 
-    def _rebuild_index(self, gen: int) -> DenseIndex:
+    def _rebuild_index(self) -> DenseIndex:
         assert self.dimension is not None
-        index = DenseIndex(self.dimension)
         conn = self._conn()
-        conn.execute("BEGIN")  # one snapshot: ids and generation agree
+        conn.execute("BEGIN")  # one snapshot: the rows and the generation agree
         try:
-            gen = self.generation()
-            cur = conn.execute("SELECT id, embedding FROM chunks ORDER BY id")
-            while rows := cur.fetchmany(8192):
-                ids = np.array([r[0] for r in rows], dtype=np.int64)
-                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                index.add(ids, vecs.reshape(len(rows), self.dimension))
+            index = DenseIndex.from_rows(
+                conn.execute("SELECT id, embedding FROM chunks ORDER BY id"), self.dimension
+            )
+            index.generation = self.generation()
         finally:
             conn.execute("COMMIT")
-        index.generation = gen
         return index
 
     def flush(self) -> None:
@@ -342,128 +314,8 @@ class Store:
                 except (OSError, RuntimeError):
                     pass  # derived data: a failed save only costs a rebuild on next open
 
-    # -- reading --------------------------------------------------------------------------
-
-    def get_info(self, doc_id: str) -> DocumentInfo | None:
-        row = self._conn().execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
-        return None if row is None else _info(row)
-
-    def get_chunks(self, doc_id: str) -> list[StoredChunk]:
-        rows = self._conn().execute(
-            "SELECT * FROM chunks WHERE document_id = ? ORDER BY ord", (doc_id,)
-        )
-        return [_chunk(r) for r in rows]
-
-    def list_documents(self, offset: int = 0, limit: int = 100) -> tuple[list[DocumentInfo], int]:
-        conn = self._conn()
-        total = int(conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
-        rows = conn.execute(
-            "SELECT * FROM documents ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
-        ).fetchall()
-        return [_info(r) for r in rows], total
-
-    def hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
-        rows = self._conn().execute("SELECT id, content_hash FROM documents")
-        wanted = None if doc_ids is None else set(doc_ids)
-        return {r[0]: r[1] for r in rows if wanted is None or r[0] in wanted}
-
-    def chunk_counts(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT id, chunk_count FROM documents")
-        return {r[0]: int(r[1]) for r in rows}
-
-    def ids_by_source(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for row in self._conn().execute("SELECT id, source FROM documents"):
-            out.setdefault(row[1], []).append(row[0])
-        return out
-
-    def stats(self) -> dict[str, Any]:
-        conn = self._conn()
-        size = sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
-        return {
-            "documents": int(conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]),
-            "chunks": int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]),
-            "embedding_model": self.embedding_model,
-            "embedding_dimension": self.dimension,
-            "store_path": str(self.folder),
-            "store_bytes": size,
-            "generation": self.generation(),
-        }
-
-    def fetch_chunks(self, row_ids: Sequence[int]) -> dict[int, tuple[StoredChunk, DocumentInfo]]:
-        if not row_ids:
-            return {}
-        marks = ",".join("?" * len(row_ids))
-        rows = self._conn().execute(
-            f"SELECT c.id AS row_id, c.document_id, c.ord, c.text, c.context, c.metadata,"
-            f" d.id, d.source, d.title, d.content_hash, d.chunk_count, d.ingested_at,"
-            f" d.metadata AS doc_metadata FROM chunks c JOIN documents d ON d.id = c.document_id"
-            f" WHERE c.id IN ({marks})",
-            list(row_ids),
-        )
-        out = {}
-        for r in rows:
-            out[int(r["row_id"])] = (_chunk(r), _info(r, "doc_metadata"))
-        return out
-
-    def embeddings(self, row_ids: Sequence[int]) -> dict[int, NDArray[np.float32]]:
-        if not row_ids:
-            return {}
-        marks = ",".join("?" * len(row_ids))
-        rows = self._conn().execute(
-            f"SELECT id, embedding FROM chunks WHERE id IN ({marks})", list(row_ids)
-        )
-        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
-
-    def lexical(self, query: str, limit: int) -> list[tuple[int, float]]:
-        """BM25 over the keyword index: (row id, score), best first; score > 0."""
-        match = analyzer.fts_query(query)
-        if match is None:
-            return []
-        rows = self._conn().execute(
-            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY bm25(chunks_fts) LIMIT ?",
-            (match, limit),
-        )
-        return [(int(r[0]), float(r[1])) for r in rows]
-
-    def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many chunks hold each term, and how many chunks there are."""
-        conn = self._conn()
-        total = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        if not terms:
-            return {}, total
-        marks = ",".join("?" * len(terms))
-        rows = conn.execute(
-            f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", list(terms)
-        )
-        return {r[0]: int(r[1]) for r in rows}, total
-
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-def _info(row: sqlite3.Row, metadata: str = "metadata") -> DocumentInfo:
-    return DocumentInfo(
-        id=row["id"],
-        source=row["source"],
-        title=row["title"],
-        content_hash=row["content_hash"],
-        chunks=row["chunk_count"],
-        ingested_at=row["ingested_at"],
-        metadata=json.loads(row[metadata]),
-    )
-
-
-def _chunk(row: sqlite3.Row) -> StoredChunk:
-    return StoredChunk(
-        f"{row['document_id']}#{row['ord']}",
-        row["document_id"],
-        row["ord"],
-        row["text"],
-        row["context"],
-        json.loads(row["metadata"]),
-    )

@@ -23,7 +23,7 @@ def test_follows_headings_and_keeps_the_heading_path() -> None:
     chunks = chunk_document(doc(text), COUNT, max_tokens=50, overlap=5)
     assert [c.context for c in chunks] == ["Guide", "Guide › Install", "Guide › Install › Offline"]
     assert chunks[1].text == "Run make install."
-    assert chunks[2].embed_text == "Guide › Install › Offline\nNo network."
+    assert chunks[2].indexed_text == "Guide › Install › Offline\nNo network."
 
 
 def test_heading_inside_code_fence_is_not_a_heading() -> None:
@@ -36,7 +36,7 @@ def test_no_chunk_exceeds_the_limit_and_no_text_is_lost() -> None:
     sentences = [f"Sentence number {i} talks about topic {i % 7}." for i in range(200)]
     text = " ".join(sentences) + "\n\n" + "x" * 5000  # one huge 'word' too
     chunks = chunk_document(doc(text, "text", None), COUNT, max_tokens=40, overlap=8)
-    assert max(COUNT([c.embed_text for c in chunks])) <= 40
+    assert max(COUNT([c.indexed_text for c in chunks])) <= 40
     joined = " ".join(c.text for c in chunks)
     for s in sentences[::17]:
         assert s in joined
@@ -57,7 +57,7 @@ def test_korean_splits_on_sentences_and_fits() -> None:
     assert len(chunks) > 3
     assert all(c.context == "한국어 문서 › 소개" for c in chunks)
     assert all(c.text.endswith("다.") for c in chunks)
-    assert max(COUNT([c.embed_text for c in chunks])) <= 30
+    assert max(COUNT([c.indexed_text for c in chunks])) <= 30
 
 
 def test_pdf_pages_stay_separate_and_keep_their_page_numbers() -> None:
