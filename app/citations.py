@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from vectorstore.analyzer import terms
+from vectorstore.analyzer import STOPWORDS, terms
 
 # [1], [2, 3], [1][2], [1-2] are all forms small models produce.
 _MARKER = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
@@ -41,9 +41,9 @@ def clean_citations(answer: str, valid: int) -> tuple[str, list[int]]:
     return text, cited
 
 
-def attribute(answer: str, sources: Sequence[str], min_share: float = 0.5) -> tuple[str, list[int]]:
+def attribute(answer: str, sources: Sequence[str], min_share: float = 0.6) -> tuple[str, list[int]]:
     """Cite sentences for a model that cited nothing: each sentence gets the source that
-    holds the largest share (at least `min_share`) of its words; others stay uncited.
+    holds the largest share (at least `min_share`) of its content words; others stay uncited.
 
     Small models often ignore the citation instruction; this keeps every [n] honest,
     since the cited passage really contains what the sentence says.
@@ -52,7 +52,7 @@ def attribute(answer: str, sources: Sequence[str], min_share: float = 0.5) -> tu
     out: list[str] = []
     cited: list[int] = []
     for sentence in re.split(r"(?<=[.!?。])\s+|\n", answer):
-        words = set(terms(sentence))
+        words = set(terms(sentence)) - STOPWORDS  # "what is the" matches any source
         best, best_share = 0, 0.0
         for n, have in enumerate(source_terms, start=1):
             share = len(words & have) / len(words) if words else 0.0

@@ -178,3 +178,25 @@ def test_concurrent_asks_queue_for_the_model(server: str) -> None:
         responses = list(pool.map(ask, questions))
     assert [r.status_code for r in responses] == [200] * len(questions)
     assert all(r.json()["answer"].strip() for r in responses)
+
+
+def test_relevance_gate_separates_answerable_from_off_topic(server: str) -> None:
+    """The default RAGQA_MIN_RELEVANCE answers the seeds questions and refuses off-topic
+    ones (tests/data/offtopic.jsonl, Korean and English), each at 90% or better."""
+    from app.config import Settings
+
+    threshold = Settings().min_relevance
+    answerable = [
+        json.loads(x)["question"] for x in shared_path("eval", "seeds-qa", "dev.jsonl").open()
+    ]
+    off_topic = [json.loads(x)["question"] for x in (ROOT / "tests/data/offtopic.jsonl").open()]
+
+    def best(question: str) -> float:
+        body = {"query": question, "top_k": 5}
+        results = httpx.post(f"{server}/api/search", json=body, timeout=60).json()["results"]
+        return max((r["relevance"] for r in results), default=0.0)
+
+    answered = sum(best(q) >= threshold for q in answerable) / len(answerable)
+    refused = sum(best(q) < threshold for q in off_topic) / len(off_topic)
+    print(f"\ngate at {threshold}: answerable grounded {answered:.2f}, refused {refused:.2f}")
+    assert answered >= 0.9 and refused >= 0.9

@@ -89,25 +89,21 @@ class Retriever:
         q_known: float,
         ranked: Sequence[tuple[int, float]],
     ) -> list[SearchHit]:
-        ids = [i for i, _ in ranked]
-        rows = self.store.fetch_chunks(ids)
-        vectors = self.store.embeddings(ids) if qvec is None else {}
-        if qvec is None:
-            qvec = self.embedder.embed_query(query) if vectors else None
-        else:
-            vectors = self.store.embeddings(ids)
+        rows = self.store.fetch_chunks([i for i, _ in ranked])
+        ranked = [(i, score) for i, score in ranked if i in rows]  # deleted since ranking
+        texts = [f"{rows[i][0].context}\n{rows[i][0].text}" for i, _ in ranked]
+        vectors = self.store.embeddings([i for i, _ in ranked])
+        if qvec is None and vectors:  # lexical mode: relevance still weighs meaning
+            qvec = self.embedder.embed_query(query)
+        knowns = self.known(texts) if qvec is not None else [0.0] * len(texts)
         idf = self._idf(analyzer.query_terms(query))
         hits = []
-        for row_id, score in ranked:
-            if row_id not in rows:  # deleted since the index was read
-                continue
+        for (row_id, score), text, known in zip(ranked, texts, knowns, strict=True):
             chunk, doc = rows[row_id]
-            indexed = f"{chunk.context}\n{chunk.text}"
-            relevance = coverage(idf, indexed)
+            relevance = coverage(idf, text)
             if qvec is not None and row_id in vectors:
                 cosine = float(vectors[row_id] @ qvec)
-                trust = q_known * self.known([indexed])[0]
-                relevance = max(relevance, trust * cosine_relevance(cosine))
+                relevance = max(relevance, q_known * known * cosine_relevance(cosine))
             hits.append(
                 SearchHit(
                     chunk_id=chunk.chunk_id,

@@ -28,6 +28,11 @@ def test_attribution_cites_the_source_holding_the_sentence() -> None:
     assert text == "LoRA stands for Low-Rank Adaptation [2]. Cats purr loudly."
 
 
+def test_attribution_ignores_stop_words() -> None:
+    sources = ["What is the meaning of this question in the documents?"]
+    assert attribute("What is the meaning of ramda in ragqa?", sources)[1] == []
+
+
 def test_attribution_cites_nothing_when_no_source_matches() -> None:
     assert attribute("Completely unrelated words here.", ["Other text."]) == (
         "Completely unrelated words here.",
