@@ -60,6 +60,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = _settings(args)
+    from vectorstore.store import Store
+
+    # Fail fast, before binding: a store built with another embedding model cannot be served.
+    Store(settings.store, settings.embedding_model).close()
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0

@@ -200,3 +200,28 @@ def test_relevance_gate_separates_answerable_from_off_topic(server: str) -> None
     refused = sum(best(q) < threshold for q in off_topic) / len(off_topic)
     print(f"\ngate at {threshold}: answerable grounded {answered:.2f}, refused {refused:.2f}")
     assert answered >= 0.9 and refused >= 0.9
+
+
+def test_cli_reports_failed_files_and_exits_non_zero(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "good.md").write_text("# Good\n\nA readable note.\n")
+    (tmp_path / "docs" / "bad.pdf").write_bytes(b"%PDF-1.4 not really")
+    result = ragqa("ingest", str(tmp_path / "docs"), "--store", str(tmp_path / "store"))
+    assert result.returncode == 1
+    assert "added=1" in result.stdout and "failed=1" in result.stdout
+    assert "bad.pdf" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_store_of_another_embedding_model(seeds_store: Path) -> None:
+    result = ragqa(
+        "serve",
+        "--store",
+        str(seeds_store),
+        "--port",
+        str(free_port()),
+        "--embedding-model",
+        "sentence-transformers/all-mpnet-base-v2",
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "was built with embedding model" in result.stderr
