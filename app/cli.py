@@ -150,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--generator-model", dest="generator_model")
     common(p)
     p.set_defaults(func=cmd_ask)
+    from app.cli_eval import add_parser
+
+    add_parser(sub, common)
     return parser
 
 

@@ -145,6 +145,17 @@ class Store(StoreQueries):
     def generation(self) -> int:
         return int(self._meta("generation") or 0)
 
+    def save_note(self, key: str, value: str) -> None:
+        """Keep a small annotation (the latest eval summary) without touching the content
+        generation, so no index is rebuilt because of it."""
+        with self._lock.hold():
+            self._conn().execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"note:{key}", value)
+            )
+
+    def note(self, key: str) -> str | None:
+        return self._meta(f"note:{key}")
+
     # -- writing --------------------------------------------------------------------------
 
     def writer(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:

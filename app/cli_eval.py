@@ -1,0 +1,136 @@
+"""`ragqa eval beir|squad|qa`: quality reports through the service's own search and answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings
+from app.evaluation.report import summary, table, write_report
+from app.evaluation.runner import Scores
+
+MODES = ("dense", "lexical", "hybrid")
+
+
+def add_parser(sub: Any, common: Any) -> None:
+    p = sub.add_parser("eval", help="measure retrieval and answer quality")
+    kinds = p.add_subparsers(dest="kind", required=True)
+
+    def shared(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--reports", type=Path, default=Path("reports"), help="report folder")
+        q.add_argument("--fresh", action="store_true", help="empty the eval store first")
+        common(q)
+
+    q = kinds.add_parser("beir", help="a BEIR folder: nDCG@10, Recall@1/10/100, MRR@10")
+    q.add_argument("folder", type=Path)
+    q.add_argument("--split", default="test")
+    q.add_argument("--modes", default=",".join(MODES))
+    shared(q)
+    q.set_defaults(func=cmd_beir)
+
+    q = kinds.add_parser("squad", help="a SQuAD-format file (KorQuAD): Recall@1/5/10, MRR")
+    q.add_argument("file", type=Path)
+    q.add_argument("--modes", default=",".join(MODES))
+    q.add_argument(
+        "--answers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also answer N sampled questions: EM, F1, citations, grounded",
+    )
+    shared(q)
+    q.set_defaults(func=cmd_squad)
+
+    q = kinds.add_parser("qa", help="seeds-qa files: evidence hit@k, answer keywords, refusals")
+    q.add_argument("files", type=Path, nargs="+")
+    q.add_argument("--corpus", type=Path, help="ingest this folder into the store first")
+    q.add_argument("--top-k", type=int, default=5)
+    q.add_argument("--no-answers", action="store_true", help="retrieval only, no generation")
+    shared(q)
+    q.set_defaults(func=cmd_qa)
+
+
+def _store_folder(args: argparse.Namespace, name: str) -> Path:
+    # A dedicated store per set, reused (ingest is idempotent) unless --fresh.
+    folder = args.store or Path("data/eval") / name
+    if args.fresh and folder.exists():
+        shutil.rmtree(folder)
+    return Path(folder)
+
+
+def _services(args: argparse.Namespace, folder: Path, with_generator: bool) -> Any:
+    from app.generators.echo import EchoGenerator
+    from app.main import build_services
+
+    overrides: dict[str, Any] = {"store": folder}
+    for name in ("device", "embedding_model"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    settings = Settings(**overrides)
+    return build_services(settings, generator=None if with_generator else EchoGenerator())
+
+
+def _finish(
+    args: argparse.Namespace, services: Any, name: str, title: str, rows: list[Scores]
+) -> int:
+    command = "ragqa " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(table(rows))
+    report = write_report(args.reports, name, title, rows, command)
+    services.store.save_note("last_eval", json.dumps(summary(name, rows, command)))
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_beir(args: argparse.Namespace) -> int:
+    from app.evaluation.datasets import load_beir
+    from app.evaluation.runner import retrieval_scores
+    from ingest.runner import run_ingest
+
+    data = load_beir(args.folder, args.split)
+    services = _services(args, _store_folder(args, args.folder.name), with_generator=False)
+    with services.store.writer():
+        print(run_ingest(services.pipeline, [str(data.corpus)]).line(), file=sys.stderr)
+    modes = [m for m in args.modes.split(",") if m in MODES]
+    rows = retrieval_scores(services.rag.retriever, data.queries, data.qrels, modes)
+    title = f"{args.folder.name} ({args.split}, {len(data.queries)} queries)"
+    return _finish(args, services, args.folder.name, title, rows)
+
+
+def cmd_squad(args: argparse.Namespace) -> int:
+    from app.evaluation.datasets import load_squad
+    from app.evaluation.runner import answer_scores, retrieval_scores
+
+    data = load_squad(args.file)
+    name = args.file.stem
+    services = _services(args, _store_folder(args, name), with_generator=args.answers > 0)
+    with services.store.writer():
+        services.pipeline.ingest(data.documents)
+    services.store.flush()
+    queries = {str(i): q for i, (q, _, _) in enumerate(data.questions)}
+    qrels = {str(i): {gold: 1} for i, (_, gold, _) in enumerate(data.questions)}
+    modes = [m for m in args.modes.split(",") if m in MODES]
+    rows = retrieval_scores(services.rag.retriever, queries, qrels, modes, cutoffs=(1, 5, 10))
+    if args.answers:
+        rows.append(answer_scores(services.rag, data.questions, args.answers))
+    title = f"{name} ({len(data.documents)} paragraphs, {len(queries)} questions)"
+    return _finish(args, services, name, title, rows)
+
+
+def cmd_qa(args: argparse.Namespace) -> int:
+    from app.evaluation.datasets import load_qa
+    from app.evaluation.runner import qa_scores
+    from ingest.runner import run_ingest
+
+    folder = args.store or Settings().store
+    services = _services(args, Path(folder), with_generator=not args.no_answers)
+    if args.corpus:
+        with services.store.writer():
+            print(run_ingest(services.pipeline, [str(args.corpus)]).line(), file=sys.stderr)
+    rows = [r for f in args.files for r in load_qa(f)]
+    scores = qa_scores(services.rag, rows, args.top_k, answers=not args.no_answers)
+    return _finish(args, services, "qa", f"qa ({len(rows)} questions)", [scores])
