@@ -44,7 +44,7 @@ class StoredChunk:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One retrieved chunk. `score` is mode-specific (fused RRF, cosine, or BM25);
+    """One retrieved chunk. `score` is mode-specific (fused z-score, cosine, or BM25);
     `relevance` is comparable across modes and queries, in [0, 1]."""
 
     chunk_id: str

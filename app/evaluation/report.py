@@ -32,7 +32,9 @@ def write_report(
 ) -> Path:
     """Write `<name>-<time>.md`, `.png` and `.json` into `folder`; return the Markdown path."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # Dots would be taken for a suffix ("KorQuAD_v1.0_dev" -> "KorQuAD_v1.md").
+    safe = name.replace(".", "_")
+    stem = folder / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
     chart = _chart(rows, stem.with_suffix(".png"), title)
     parts = [f"# {title}", "", "```sh", command, "```", "", table(rows), ""]
     if chart:

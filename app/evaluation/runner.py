@@ -20,8 +20,6 @@ from app.rag import RagService
 from vectorstore.retrieval import Retriever
 from vectorstore.types import SearchMode
 
-DEPTH = 100  # chunks retrieved per query: enough for Recall@100 over documents
-
 
 @dataclass
 class Scores:
@@ -39,12 +37,14 @@ def retrieval_scores(
     cutoffs: Sequence[int] = (1, 10, 100),
 ) -> list[Scores]:
     """nDCG@10, Recall@k and MRR@10 per mode, documents ranked by their best chunk."""
+    # Documents have several chunks: twice the deepest cutoff in chunks covers it.
+    depth = max(50, 2 * max(cutoffs))
     rows = []
     for mode in modes:
         totals: dict[str, float] = {}
         start = time.perf_counter()
         for qid, text in queries.items():
-            hits = retriever.search(text, max(DEPTH, *cutoffs), mode)
+            hits = retriever.search(text, depth, mode, relevance=False)
             ranked = documents_in_order([h.document_id for h in hits])
             figures = {
                 "nDCG@10": ndcg_at_k(ranked, qrels[qid], 10),

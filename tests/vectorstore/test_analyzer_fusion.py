@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vectorstore.analyzer import fts_query, query_terms, terms
 from vectorstore.fusion import reciprocal_rank_fusion
 
@@ -40,3 +42,18 @@ def test_rrf_orders_by_fused_rank() -> None:
 def test_rrf_zero_weight_reduces_to_the_other_ranking() -> None:
     fused = reciprocal_rank_fusion([["x", "y"], ["b", "a"]], [0.0, 1.0])
     assert [key for key, _ in fused] == ["b", "a"]
+
+
+def test_zscore_fusion_keeps_margins_and_handles_missing_keys() -> None:
+    from vectorstore.fusion import zscore_fusion
+
+    dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]
+    lexical = [("b", 10.0), ("a", 9.5), ("d", 1.0)]
+    ranked = zscore_fusion([dense, lexical], [1.0, 1.0])
+    # a leads dense by far and trails b barely in lexical: RRF would tie them, z-scores don't
+    assert [k for k, _ in ranked[:2]] == ["a", "b"]
+    fused = dict(ranked)
+    assert fused["a"] == pytest.approx(0.5 * (1.2247 + 0.6460), abs=1e-3)
+    assert fused["c"] == pytest.approx(fused["d"])  # each missing from one list: its floor
+    only_lexical = [k for k, _ in zscore_fusion([dense, lexical], [0.0, 1.0])]
+    assert only_lexical == ["b", "a", "d"]  # a zero weight drops the list entirely
