@@ -130,3 +130,34 @@ def test_scifact_subset_retrieval_floor(tmp_path: Path) -> None:
         json.loads(Store(store, "bundled:all-MiniLM-L6-v2").note("last_eval") or "{}")["set"]
         == "scifact300"
     )
+
+
+def test_answer_and_qa_scores_with_echo_generator(tmp_path: Path) -> None:
+    from app.evaluation.runner import answer_scores, qa_scores
+    from app.generators.echo import EchoGenerator
+    from app.rag import RagService
+    from ingest.document import Document, Part
+
+    emb = HashEmbedder()
+    store = Store(tmp_path / "store", emb.model_name, emb.dimension)
+    docs = [
+        Document(id="T#0", source="s", parts=(Part("Seoul is the capital of Korea."),), title="T"),
+        Document(id="T#1", source="s", parts=(Part("Zebras have black stripes."),), title="T"),
+    ]
+    Pipeline(store, emb).ingest(docs)
+    rag = RagService(Retriever(store, emb), EchoGenerator(), min_relevance=0.3)
+    questions = [("What is the capital of Korea?", "T#0", ["Seoul"])]
+    scores = answer_scores(rag, questions, sample=5).values
+    assert scores["questions"] == 1 and scores["grounded"] == 1.0 and scores["cites gold"] == 1.0
+    assert 0 < scores["F1"] <= 1  # the echo quotes the passage, which contains "Seoul"
+    rows = [
+        {
+            "question": "What stripes do zebras have?",
+            "evidence": ["black stripes"],
+            "answer_any": ["black"],
+        },
+        {"question": "Who won the 1966 chess olympiad?", "off_topic": True},
+    ]
+    qa = qa_scores(rag, rows, k=2, answers=True).values
+    assert qa["evidence hit@2"] == 1.0 and qa["answer keywords"] == 1.0
+    assert qa["off-topic refused"] == 1.0
