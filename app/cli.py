@@ -14,14 +14,14 @@ from pydantic import ValidationError
 from app.config import Settings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, overridden by the flags that were given."""
+def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
+    """Settings from the environment, overridden by the flags given, then by `fixed`."""
     overrides: dict[str, Any] = {}
     for name in ("store", "host", "port", "embedding_model", "generator_model", "device"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    return Settings(**{**overrides, **fixed})
 
 
 def _embedder(settings: Settings) -> Any:
@@ -69,11 +69,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _services(args: argparse.Namespace, with_generator: bool) -> Any:
+def _services(args: argparse.Namespace, with_generator: bool, **fixed: Any) -> Any:
+    """Store, embedder and (unless not needed, then the echo) generator, built once."""
     from app.generators.echo import EchoGenerator
     from app.main import build_services
 
-    settings = _settings(args)
+    settings = _settings(args, **fixed)
     return build_services(settings, generator=None if with_generator else EchoGenerator())
 
 

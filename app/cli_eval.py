@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.config import Settings
+from app.cli import _services
 from app.evaluation.report import summary, table, write_report
 from app.evaluation.runner import Scores
 
@@ -63,18 +63,6 @@ def _store_folder(args: argparse.Namespace, name: str) -> Path:
     return Path(folder)
 
 
-def _services(args: argparse.Namespace, folder: Path, with_generator: bool) -> Any:
-    from app.generators.echo import EchoGenerator
-    from app.main import build_services
-
-    overrides: dict[str, Any] = {"store": folder}
-    for name in ("device", "embedding_model"):
-        if getattr(args, name, None) is not None:
-            overrides[name] = getattr(args, name)
-    settings = Settings(**overrides)
-    return build_services(settings, generator=None if with_generator else EchoGenerator())
-
-
 def _finish(
     args: argparse.Namespace, services: Any, name: str, title: str, rows: list[Scores]
 ) -> int:
@@ -92,7 +80,7 @@ def cmd_beir(args: argparse.Namespace) -> int:
     from ingest.runner import run_ingest
 
     data = load_beir(args.folder, args.split)
-    services = _services(args, _store_folder(args, args.folder.name), with_generator=False)
+    services = _services(args, with_generator=False, store=_store_folder(args, args.folder.name))
     with services.store.writer():
         print(run_ingest(services.pipeline, [str(data.corpus)]).line(), file=sys.stderr)
     modes = [m for m in args.modes.split(",") if m in MODES]
@@ -107,7 +95,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
 
     data = load_squad(args.file)
     name = args.file.stem
-    services = _services(args, _store_folder(args, name), with_generator=args.answers > 0)
+    services = _services(args, with_generator=args.answers > 0, store=_store_folder(args, name))
     with services.store.writer():
         services.pipeline.ingest(data.documents)
     services.store.flush()
@@ -126,8 +114,7 @@ def cmd_qa(args: argparse.Namespace) -> int:
     from app.evaluation.runner import qa_scores
     from ingest.runner import run_ingest
 
-    folder = args.store or Settings().store
-    services = _services(args, Path(folder), with_generator=not args.no_answers)
+    services = _services(args, with_generator=not args.no_answers)
     if args.corpus:
         with services.store.writer():
             print(run_ingest(services.pipeline, [str(args.corpus)]).line(), file=sys.stderr)

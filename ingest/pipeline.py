@@ -81,13 +81,14 @@ class Pipeline:
         results: list[DocResult] = []
         batch: list[_Pending] = []
         size = 0
-        known = self.store.hashes()
-        stored = self.store.chunk_counts()
+        stored = self.store.all_documents()
+        known = {doc_id: info.content_hash for doc_id, info in stored.items()}
         for doc in docs:
             digest = self.content_hash(doc)
             old = known.get(doc.id)
             if old == digest:
-                result = DocResult(doc.id, doc.source, "unchanged", stored.get(doc.id, 0))
+                chunks = stored[doc.id].chunks if doc.id in stored else 0
+                result = DocResult(doc.id, doc.source, "unchanged", chunks)
                 results.append(result)
                 if on_done:
                     on_done(result)

@@ -112,14 +112,10 @@ def _delete_missing(
     """Remove documents under the given roots whose file is gone, or whose record is no
     longer in a file that loaded. A file that failed to load keeps its documents."""
     deleted = 0
-    for source, ids in pipeline.store.ids_by_source().items():
-        if not under(source, roots):
+    for doc_id, info in pipeline.store.all_documents().items():
+        if info.metadata.get("origin") == "upload" or not under(info.source, roots):
             continue
-        gone = not Path(source).exists()
-        for doc_id in ids:
-            info = pipeline.store.get_info(doc_id)
-            if info is None or info.metadata.get("origin") == "upload":
-                continue
-            if gone or (source in loaded and doc_id not in produced):
-                deleted += pipeline.store.delete_document(doc_id)
+        gone = not Path(info.source).exists()
+        if gone or (info.source in loaded and doc_id not in produced):
+            deleted += pipeline.store.delete_document(doc_id)
     return deleted

@@ -63,7 +63,7 @@ def load_uploads(uploads: Sequence[Upload]) -> list[Document]:
 
 def ingest_uploads(pipeline: Pipeline, uploads: Sequence[Upload]) -> list[DocResult]:
     docs = load_uploads(uploads)
+    # No flush here: the in-memory index is already current, and the saved file is derived
+    # data that the server writes at shutdown (or any process rebuilds from SQLite).
     with pipeline.store.writer():
-        results = pipeline.ingest(docs)
-    pipeline.store.flush()
-    return results
+        return pipeline.ingest(docs)

@@ -48,20 +48,9 @@ class StoreQueries:
         ).fetchall()
         return [_info(r) for r in rows], total
 
-    def hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
-        rows = self._conn().execute("SELECT id, content_hash FROM documents")
-        wanted = None if doc_ids is None else set(doc_ids)
-        return {r[0]: r[1] for r in rows if wanted is None or r[0] in wanted}
-
-    def chunk_counts(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT id, chunk_count FROM documents")
-        return {r[0]: int(r[1]) for r in rows}
-
-    def ids_by_source(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for row in self._conn().execute("SELECT id, source FROM documents"):
-            out.setdefault(row[1], []).append(row[0])
-        return out
+    def all_documents(self) -> dict[str, DocumentInfo]:
+        """Every stored document by id, in one query (ingest compares hashes against it)."""
+        return {r["id"]: _info(r) for r in self._conn().execute("SELECT * FROM documents")}
 
     def stats(self) -> dict[str, Any]:
         conn = self._conn()

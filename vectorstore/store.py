@@ -231,21 +231,13 @@ class Store(StoreQueries):
         self._apply_to_index(gen, removed, added)
 
     def delete_document(self, doc_id: str) -> bool:
-        removed: list[int] = []
-        found = [False]
-
-        def body(conn: sqlite3.Connection) -> None:
-            found[0] = (
-                conn.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone()
-                is not None
-            )
-            removed.extend(self._delete_rows(conn, doc_id))
-
+        """Remove a document and its chunks; False (and no write at all) if it is unknown."""
         if self.get_info(doc_id) is None:
             return False
-        gen = self._tx(body)
+        removed: list[int] = []
+        gen = self._tx(lambda conn: removed.extend(self._delete_rows(conn, doc_id)))
         self._apply_to_index(gen, removed, [])
-        return found[0]
+        return True
 
     def _delete_rows(self, conn: sqlite3.Connection, doc_id: str) -> list[int]:
         ids = [

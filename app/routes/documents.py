@@ -95,9 +95,7 @@ async def delete_document(doc_id: str, services: ServicesDep) -> Response:
 
     def delete() -> bool:
         with services.store.writer():
-            found = services.store.delete_document(doc_id)
-        services.store.flush()
-        return found
+            return services.store.delete_document(doc_id)
 
     if not await run_in_threadpool(delete):
         raise HTTPException(404, f"no document with id {doc_id!r}")
