@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="Below this best-source relevance the generator is not called and the "
         "answer says the documents do not contain it.",
     )
+    reranker: str = Field(
+        "",
+        description="Optional cross-encoder that reorders the top hits: a sentence-transformers "
+        "CrossEncoder (Hugging Face id or local folder). Empty: off (none ships in a package).",
+    )
+    rerank_depth: int = Field(30, ge=1, le=1000, description="Hits the reranker rescores.")
     host: str = Field("127.0.0.1", description="Bind address for `ragqa serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port for `ragqa serve`.")
     api_keys: str = Field("", description="Comma-separated API keys, or @file (issue 5).")

@@ -59,8 +59,16 @@ def build_services(
         )
     generator.load()
     store.dense_index()  # rebuild a missing or stale FAISS file now, not on the first query
+    reranker = None
+    if settings.reranker:
+        from vectorstore.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(
+            settings.reranker, device=settings.device, batch_size=settings.embedding_batch_size
+        )
+        reranker.load()
     rag = RagService(
-        Retriever(store, embedder),
+        Retriever(store, embedder, reranker, settings.rerank_depth),
         generator,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,

@@ -27,8 +27,8 @@ SUMMARY = re.compile(
 )
 
 
-def ragqa(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def ragqa(*args: str, timeout: float = 600, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         cwd=ROOT,
@@ -71,6 +71,21 @@ def test_mismatched_embedding_model_is_refused_by_the_cli(seeds_store: Path) -> 
     assert "was built with embedding model" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_reranker_setting_reorders_search_results(seeds_store: Path) -> None:
+    """RAGQA_RERANKER loads a CrossEncoder folder offline and its scores order the hits.
+    The bundled MiniLM folder stands in for one (no cross-encoder ships in a package):
+    its classifier head is random, so only the wiring is checked, not the quality."""
+    query = ["search", "LoRA 기법의 장점", "--store", str(seeds_store), "--json"]
+    plain = ragqa(*query)
+    reranked = ragqa(*query, RAGQA_RERANKER="bundled:all-MiniLM-L6-v2")
+    assert plain.returncode == 0 and reranked.returncode == 0, reranked.stderr
+    before = json.loads(plain.stdout)["results"]
+    after = json.loads(reranked.stdout)["results"]
+    scores = [r["score"] for r in after]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert [r["score"] for r in before] != scores
+
+
 @pytest.fixture(scope="module")
 def server(seeds_store: Path) -> Iterator[str]:
     port = free_port()
@@ -104,17 +119,24 @@ def server(seeds_store: Path) -> Iterator[str]:
             proc.kill()
 
 
-def test_seeds_evidence_is_in_the_top_five(server: str) -> None:
-    rows = [json.loads(line) for line in shared_path("eval", "seeds-qa", "dev.jsonl").open()]
-    hits = 0
+@pytest.mark.parametrize("questions", ["seeds-qa dev", "English questions on the notes"])
+def test_seeds_evidence_is_in_the_top_five(server: str, questions: str) -> None:
+    """Issue 3's target: every seeds-qa question, Korean or English, finds its evidence."""
+    path = (
+        shared_path("eval", "seeds-qa", "dev.jsonl")
+        if questions == "seeds-qa dev"
+        else ROOT / "tests" / "data" / "seeds_en.jsonl"
+    )
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    missed = []
     for row in rows:
         body = {"query": row["question"], "top_k": 5}
         results = httpx.post(f"{server}/api/search", json=body, timeout=60).json()["results"]
         texts = [r["context"] + "\n" + r["text"] for r in results]
-        hits += any(e in t for e in row["evidence"] for t in texts)
-    rate = hits / len(rows)
-    print(f"\nseeds-qa dev evidence hit@5: {hits}/{len(rows)} = {rate:.2f}")
-    assert rate >= 0.8
+        if not any(e in t for e in row["evidence"] for t in texts):
+            missed.append(row["question"])
+    print(f"\n{questions} evidence hit@5: {len(rows) - len(missed)}/{len(rows)}")
+    assert not missed
 
 
 def test_ask_gives_a_cited_answer(server: str) -> None:
@@ -181,13 +203,19 @@ def test_concurrent_asks_queue_for_the_model(server: str) -> None:
 
 
 def test_relevance_gate_separates_answerable_from_off_topic(server: str) -> None:
-    """The default RAGQA_MIN_RELEVANCE answers the seeds questions and refuses off-topic
-    ones (tests/data/offtopic.jsonl, Korean and English), each at 90% or better."""
+    """The default RAGQA_MIN_RELEVANCE answers the seeds questions (Korean, and English ones
+    about the Korean notes) and refuses off-topic ones (tests/data/offtopic.jsonl, Korean
+    and English), each at 90% or better."""
     from app.config import Settings
 
     threshold = Settings().min_relevance
     answerable = [
-        json.loads(x)["question"] for x in shared_path("eval", "seeds-qa", "dev.jsonl").open()
+        json.loads(x)["question"]
+        for path in (
+            shared_path("eval", "seeds-qa", "dev.jsonl"),
+            ROOT / "tests/data/seeds_en.jsonl",
+        )
+        for x in path.open(encoding="utf-8")
     ]
     off_topic = [json.loads(x)["question"] for x in (ROOT / "tests/data/offtopic.jsonl").open()]
 

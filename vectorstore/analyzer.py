@@ -14,8 +14,10 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from vectorstore import loanwords
+
 # Bump when terms() changes: stores rebuild their keyword index from the chunk text.
-VERSION = "2"
+VERSION = "5"
 
 _HANGUL = "\uac00-\ud7a3\u3130-\u318f"  # syllables and compatibility jamo
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"  # kana, ideographs
@@ -32,6 +34,8 @@ STOPWORDS = frozenset(
     "that the their this to was were what when where which who whom why will with you your "
     "about after also any been but could has have had he her his if me my no not our she "
     "should so some such than then there these they those us we".split()
+    # Korean particles left alone when they follow a Latin word ("GPT-1은", "BERT는")
+    + "은 는 이 가 을 를 의 에 와 과 도 로 만".split()
 )
 
 
@@ -50,13 +54,23 @@ def _stem(word: str) -> str:
 _COMPOUND = re.compile(r"(?<![a-z0-9])([a-z]+)[-_](\d+(?:\.\d+)?[a-z]?)(?![a-z0-9])")
 
 
+def _bigrams(run: str) -> list[str]:
+    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def terms(text: str) -> list[str]:
     """Index terms of `text`, in order, duplicates kept (BM25 needs term frequency)."""
     out: list[str] = []
     normal = unicodedata.normalize("NFKC", text).lower()
     for run in _TOKEN.findall(normal):
         if _CJK.match(run):
-            out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+            # "트랜스포머의" is "transform" + "의": one term whichever script wrote it, so
+            # Korean and English text find each other with the same BM25 weight.
+            for piece in loanwords.split(run):
+                if isinstance(piece, str):
+                    out.extend(_bigrams(piece))
+                else:
+                    out.extend(_stem(word) for word in piece)
         else:
             out.append(_stem(run))
     out.extend(m.group(1) + m.group(2).replace(".", "") for m in _COMPOUND.finditer(normal))

@@ -34,6 +34,10 @@ class Embedder(Protocol):
         """Tokens each text takes, special tokens excluded."""
         ...
 
+    def unknown_letters(self, texts: Sequence[str]) -> list[int]:
+        """Letters of each text that the tokenizer can only map to its unknown token."""
+        ...
+
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
     def embed_query(self, text: str) -> NDArray[np.float32]: ...
@@ -85,6 +89,31 @@ class SentenceTransformerEmbedder:
         encoded = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
+    def unknown_letters(self, texts: Sequence[str]) -> list[int]:
+        # BERT-style vocabularies turn a word with one missing piece (a rare Hangul jamo)
+        # into a single [UNK]: cheap in tokens, yet the model saw nothing of it.
+        if not texts:
+            return []
+        tokenizer = self.load().tokenizer
+        unk = tokenizer.unk_token_id
+        if unk is None:
+            return [0] * len(texts)
+        encoded = tokenizer(
+            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        out = []
+        for text, ids, spans in zip(
+            texts, encoded["input_ids"], encoded["offset_mapping"], strict=True
+        ):
+            out.append(
+                sum(
+                    len(_LETTERS.findall(text[a:b]))
+                    for i, (a, b) in zip(ids, spans, strict=True)
+                    if i == unk
+                )
+            )
+        return out
+
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -102,6 +131,7 @@ class SentenceTransformerEmbedder:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]")
 
 
 class HashEmbedder:
@@ -129,6 +159,9 @@ class HashEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(_WORD.findall(t)) for t in texts]
+
+    def unknown_letters(self, texts: Sequence[str]) -> list[int]:
+        return [0] * len(texts)  # every word hashes somewhere
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)

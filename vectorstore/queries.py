@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore import analyzer
+from vectorstore import analyzer, keywords
 from vectorstore.types import DocumentInfo, StoredChunk
 
 if TYPE_CHECKING:
@@ -96,8 +96,8 @@ class StoreQueries:
         if match is None:
             return []
         rows = self._conn().execute(
-            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY bm25(chunks_fts) LIMIT ?",
+            f"SELECT rowid, -{keywords.BM25} FROM chunks_fts WHERE chunks_fts MATCH ?"
+            f" ORDER BY {keywords.BM25} LIMIT ?",
             (match, limit),
         )
         return [(int(r[0]), float(r[1])) for r in rows]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from vectorstore.embedder import Embedder
+    from vectorstore.rerank import Reranker
     from vectorstore.store import Store
 
 # Candidates each side contributes to fusion: deep enough that a chunk ranked well by one
@@ -38,9 +39,17 @@ _LETTER = re.compile(r"[^\W\d_]")
 class Retriever:
     """Runs queries against a store with the store's own embedder."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 30,
+    ) -> None:
         self.store = store
         self.embedder = embedder
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
 
     def search(
         self, query: str, top_k: int = 5, mode: SearchMode = "hybrid", *, relevance: bool = True
@@ -63,7 +72,23 @@ class Retriever:
             weight = q_known * self._known_rows([i for i, _ in dense[:5]])
             weight = weight**2 if weight >= MIN_DENSE_WEIGHT else 0.0
             ranked = zscore_fusion([dense, lexical], [weight, 1.0])
+        if self.reranker is not None:
+            ranked = self._rerank(query, ranked, max(self.rerank_depth, top_k))
         return self._hits(query, qvec if relevance else None, q_known, ranked[:top_k], relevance)
+
+    def _rerank(
+        self, query: str, ranked: list[tuple[int, float]], depth: int
+    ) -> list[tuple[int, float]]:
+        """The cross-encoder orders the first `depth` hits; its scores replace theirs, and
+        the rest keep their order behind them."""
+        assert self.reranker is not None
+        head = ranked[:depth]
+        rows = self.store.fetch_chunks([i for i, _ in head])
+        head = [(i, s) for i, s in head if i in rows]
+        texts = [f"{rows[i][0].context}\n{rows[i][0].text}" for i, _ in head]
+        scores = self.reranker.score(query, texts)
+        order = sorted(zip(head, scores, strict=True), key=lambda p: p[1], reverse=True)
+        return [(i, score) for (i, _), score in order] + ranked[depth:]
 
     def known(self, texts: Sequence[str]) -> list[float]:
         """How well the embedder's vocabulary covers each text: 1 fully, 0 not at all.
@@ -72,12 +97,15 @@ class Retriever:
         noise; fusing that noise drowns good keyword hits (KorQuAD Recall@5 0.98 -> 0.90).
         """
         counts = self.embedder.count_tokens(texts)
+        unknown = self.embedder.unknown_letters(texts)
         out = []
-        for text, tokens in zip(texts, counts, strict=True):
+        for text, tokens, missing in zip(texts, counts, unknown, strict=True):
             letters = len(_LETTER.findall(text))
-            fertility = tokens / letters if letters else 0.0
+            seen = letters - missing  # letters the model has pieces for
+            fertility = tokens / seen if seen > 0 else FERTILITY_UNKNOWN
             span = FERTILITY_UNKNOWN - FERTILITY_KNOWN
-            out.append(min(1.0, max(0.0, (FERTILITY_UNKNOWN - fertility) / span)))
+            fertile = min(1.0, max(0.0, (FERTILITY_UNKNOWN - fertility) / span))
+            out.append(fertile * seen / letters if letters else 1.0)  # digits, symbols
         return out
 
     def _known_rows(self, row_ids: list[int]) -> float:

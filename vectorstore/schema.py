@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from vectorstore import keywords
+
 SCHEMA_VERSION = "1"
 
 DDL = """
@@ -31,13 +33,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     embedding BLOB NOT NULL,
     UNIQUE (document_id, ord)
 );
--- Terms come from vectorstore.analyzer (stemmed words + Hangul bigrams), already split and
--- normalised, so the index and the relevance check agree term for term.
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    terms, tokenize = 'unicode61 remove_diacritics 0'
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 """
+# The keyword index (FTS5 over vectorstore.analyzer terms) is derived like FAISS: its layout
+# lives with the code that fills it.
+DDL += keywords.DDL
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

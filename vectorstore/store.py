@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore import analyzer
+from vectorstore import keywords
 from vectorstore.dense import DenseIndex
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
@@ -123,21 +124,23 @@ class Store(StoreQueries):
     def _check_analyzer(self) -> None:
         """Rebuild the keyword index if it was made by another version of the analyzer:
         it is derived from the chunk text, like the FAISS index."""
-        if self._meta("analyzer_version") == analyzer.VERSION:
+        if self._meta("analyzer_version") == keywords.VERSION:
             return
 
         def body(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM chunks_fts")
-            rows = conn.execute("SELECT id, context, text FROM chunks").fetchall()
-            conn.executemany(
-                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
-                [
-                    (r[0], " ".join(analyzer.terms(f"{r[1]}\n{r[2]}" if r[1] else r[2])))
-                    for r in rows
-                ],
-            )
+            # Dropped, not emptied: the columns may have changed with the version.
+            conn.execute("DROP TABLE IF EXISTS chunks_vocab")
+            conn.execute("DROP TABLE IF EXISTS chunks_fts")
+            for statement in keywords.CREATE:  # not executescript: it would commit
+                conn.execute(statement)
+            rows = conn.execute(
+                "SELECT document_id, id, context, text FROM chunks ORDER BY document_id, ord"
+            ).fetchall()
+            for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+                chunks = [(r[1], r[2], r[3]) for r in group]
+                conn.executemany(keywords.INSERT, keywords.rows(chunks))
             conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)", (analyzer.VERSION,)
+                "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)", (keywords.VERSION,)
             )
 
         self._tx(body)
@@ -207,6 +210,7 @@ class Store(StoreQueries):
                         now,
                     ),
                 )
+                indexed: list[tuple[int, str, str]] = []
                 for ord_, (chunk, vec) in enumerate(zip(doc.chunks, doc.embeddings, strict=True)):
                     cur = conn.execute(
                         "INSERT INTO chunks (document_id, ord, text, context, metadata, embedding)"
@@ -221,11 +225,9 @@ class Store(StoreQueries):
                         ),
                     )
                     row_id = int(cur.lastrowid or 0)
-                    terms = " ".join(analyzer.terms(chunk.indexed_text))
-                    conn.execute(
-                        "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (row_id, terms)
-                    )
+                    indexed.append((row_id, chunk.context, chunk.text))
                     added.append((row_id, vec))
+                conn.executemany(keywords.INSERT, keywords.rows(indexed))
 
         gen = self._tx(body)
         self._apply_to_index(gen, removed, added)

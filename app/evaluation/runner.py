@@ -91,8 +91,9 @@ def answer_scores(
 def qa_scores(
     rag: RagService, rows: Sequence[Mapping[str, object]], k: int, answers: bool
 ) -> Scores:
-    """seeds-qa: evidence hit@k, answer keyword rate, and `grounded: false` for off-topic rows."""
-    hit = keyword = refused = 0.0
+    """seeds-qa: evidence hit@k, answer keyword rate, the share of answerable questions
+    answered (`grounded: true`), and `grounded: false` for off-topic rows."""
+    hit = keyword = answered = refused = 0.0
     on_topic = [r for r in rows if not r.get("off_topic")]
     off_topic = [r for r in rows if r.get("off_topic")]
     for row in on_topic:
@@ -101,14 +102,16 @@ def qa_scores(
         evidence = [str(e) for e in _strings(row.get("evidence"))]
         hit += any(e in t for e in evidence for t in texts)
         if answers:
-            text = rag.answer(str(row["question"]), k).answer.lower()
+            answer = rag.answer(str(row["question"]), k)
             wanted = [a.lower() for a in _strings(row.get("answer_any"))]
-            keyword += any(w in text for w in wanted)
+            keyword += any(w in answer.answer.lower() for w in wanted)
+            answered += answer.grounded
     for row in off_topic:
         refused += not rag.answer(str(row["question"]), k).grounded
     values = {f"evidence hit@{k}": hit / max(len(on_topic), 1), "questions": float(len(on_topic))}
     if answers:
         values["answer keywords"] = keyword / max(len(on_topic), 1)
+        values["answered"] = answered / max(len(on_topic), 1)
     if off_topic:
         values["off-topic refused"] = refused / len(off_topic)
         values["off-topic questions"] = float(len(off_topic))

@@ -112,10 +112,28 @@ def test_readers_never_see_half_a_document(store: Store, embedder: HashEmbedder)
 def test_keyword_index_is_rebuilt_when_the_analyzer_changes(tmp_path: Path) -> None:
     emb = HashEmbedder()
     store = Store(tmp_path / "s", emb.model_name, emb.dimension)
-    write(store, emb, "a.md", ["GPT-3 has many parameters"])
+    write(store, emb, "a.md", ["GPT-3 has many parameters", "and a long context window"])
     conn = store._conn()
-    conn.execute("DELETE FROM chunks_fts")  # as if indexed by an older analyzer
+    # as if built by an older version: one column, other terms
+    conn.execute("DROP TABLE chunks_vocab")
+    conn.execute("DROP TABLE chunks_fts")
+    conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(terms)")
+    conn.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (1, 'unrelated')")
     conn.execute("UPDATE meta SET value = 'old' WHERE key = 'analyzer_version'")
     assert store.lexical("gpt-3", 5) == []
     reopened = Store(tmp_path / "s", emb.model_name, emb.dimension)
-    assert [i for i, _ in reopened.lexical("gpt-3", 5)] == [1]
+    # the first chunk is found by its own words, the second by its neighbour's
+    assert [i for i, _ in reopened.lexical("gpt-3", 5)] == [1, 2]
+    assert reopened.document_frequencies(["paramet"]) == ({"paramet": 2}, 2)
+
+
+def test_keywords_weigh_headings_over_text_over_neighbours(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    store = Store(tmp_path / "s", emb.model_name, emb.dimension)
+    chunks = [NewChunk("intro words", "Setup"), NewChunk("kafka brokers here", "Setup")]
+    chunks += [NewChunk("more words", "Kafka")]
+    vectors = emb.embed([c.indexed_text for c in chunks])
+    store.write_documents([DocumentWrite("d.md", "d.md", None, "h", {}, chunks, vectors)])
+    ranked = [i for i, _ in store.lexical("kafka", 5)]
+    # heading "Kafka" (x3, with its neighbour's "kafka") > own text > a neighbour's text
+    assert ranked == [3, 2, 1]

@@ -159,5 +159,5 @@ def test_answer_and_qa_scores_with_echo_generator(tmp_path: Path) -> None:
         {"question": "Who won the 1966 chess olympiad?", "off_topic": True},
     ]
     qa = qa_scores(rag, rows, k=2, answers=True).values
-    assert qa["evidence hit@2"] == 1.0 and qa["answer keywords"] == 1.0
+    assert qa["evidence hit@2"] == 1.0 and qa["answer keywords"] == 1.0 and qa["answered"] == 1.0
     assert qa["off-topic refused"] == 1.0
