@@ -154,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     from app.cli_eval import add_parser
 
     add_parser(sub, common)
+    from app.cli_bench import add_parser as add_bench
+
+    add_bench(sub, common)
     return parser
 
 
