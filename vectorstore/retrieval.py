@@ -85,7 +85,7 @@ class Retriever:
         head = ranked[:depth]
         rows = self.store.fetch_chunks([i for i, _ in head])
         head = [(i, s) for i, s in head if i in rows]
-        texts = [f"{rows[i][0].context}\n{rows[i][0].text}" for i, _ in head]
+        texts = [rows[i][0].passage for i, _ in head]
         scores = self.reranker.score(query, texts)
         order = sorted(zip(head, scores, strict=True), key=lambda p: p[1], reverse=True)
         return [(i, score) for (i, _), score in order] + ranked[depth:]
@@ -110,7 +110,7 @@ class Retriever:
 
     def _known_rows(self, row_ids: list[int]) -> float:
         rows = self.store.fetch_chunks(row_ids)
-        texts = [f"{c.context}\n{c.text}" for c, _ in rows.values()]
+        texts = [c.passage for c, _ in rows.values()]
         return float(np.mean(self.known(texts))) if texts else 0.0
 
     def _dense(self, qvec: NDArray[np.float32], depth: int) -> list[tuple[int, float]]:
@@ -127,7 +127,7 @@ class Retriever:
     ) -> list[SearchHit]:
         rows = self.store.fetch_chunks([i for i, _ in ranked])
         ranked = [(i, score) for i, score in ranked if i in rows]  # deleted since ranking
-        texts = [f"{rows[i][0].context}\n{rows[i][0].text}" for i, _ in ranked]
+        texts = [rows[i][0].passage for i, _ in ranked]
         scores = self._relevance(query, qvec, q_known, ranked, texts) if relevance else {}
         hits = []
         for row_id, score in ranked:

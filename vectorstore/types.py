@@ -41,6 +41,11 @@ class StoredChunk:
     context: str
     metadata: dict[str, Any]
 
+    @property
+    def passage(self) -> str:
+        """Heading path and text: what relevance, coverage and reranking read."""
+        return f"{self.context}\n{self.text}"
+
 
 @dataclass(frozen=True)
 class SearchHit:
