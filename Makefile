@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install run test test-fast lint fmt browser-deps clean
+.PHONY: install run test test-fast lint fmt browser-deps bench-peers clean
 
 install: $(STAMP)
 
@@ -54,5 +54,19 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# LangChain and LlamaIndex for `ragqa bench --peers-python .venv-peers/bin/python` (the
+# `bench` extra), in a venv of their own that sees .venv's packages through a .pth file.
+# The constraints hold the heavy packages at .venv's versions, so nothing big is installed
+# twice; what else the peers must move (packaging below 26 for langchain-core 0.3) moves in
+# .venv-peers only, never in the venv ragqa and its tests run in.
+PEERS := .venv-peers
+bench-peers: install
+	test -x $(PEERS)/bin/python || $(PY) -m venv $(PEERS)
+	base=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	site=$$($(PEERS)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	echo "import site; site.addsitedir('$$base')" > "$$site/ragqa-base-venv.pth"
+	$(BIN)/pip freeze | grep -iE '^(torch|transformers|sentence-transformers|huggingface[-_]hub|tokenizers|safetensors|numpy|scipy|scikit-learn|faiss-cpu)==' > $(PEERS)/constraints.txt
+	$(PEERS)/bin/pip install -q -c $(PEERS)/constraints.txt -e '.[bench]'
+
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEERS) data .mypy_cache .ruff_cache .pytest_cache

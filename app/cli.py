@@ -17,7 +17,8 @@ from app.config import Settings
 def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
     """Settings from the environment, overridden by the flags given, then by `fixed`."""
     overrides: dict[str, Any] = {}
-    for name in ("store", "host", "port", "embedding_model", "generator_model", "device"):
+    names = ("store", "host", "port", "embedding_model", "embedding_backend")
+    for name in (*names, "generator_model", "device"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -25,11 +26,9 @@ def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
 
 
 def _embedder(settings: Settings) -> Any:
-    from vectorstore.embedder import SentenceTransformerEmbedder
+    from app.main import build_embedder
 
-    return SentenceTransformerEmbedder(
-        settings.embedding_model, device=settings.device, batch_size=settings.embedding_batch_size
-    )
+    return build_embedder(settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -39,7 +38,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     embedder = _embedder(settings)
-    store = Store(settings.store, embedder.model_name)  # refuses a mismatched model first
+    # Refuses a mismatched model first.
+    store = Store(settings.store, embedder.model_name, index_kind=settings.index_kind)
     if args.if_empty and (count := store.stats()["documents"]):
         print(f"{settings.store} already holds {count} documents; nothing ingested")
         return 0
@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--store", type=Path, help="store folder (RAGQA_STORE)")
         p.add_argument("--embedding-model", dest="embedding_model")
+        p.add_argument(
+            "--embedding-backend",
+            dest="embedding_backend",
+            choices=("auto", "torch", "onnx", "onnx-int8"),
+            help="auto: ONNX Runtime int8 on a CPU, PyTorch on a GPU",
+        )
         p.add_argument("--device", help="auto, cpu, cuda, cuda:N (RAGQA_DEVICE)")
 
     p = sub.add_parser("ingest", help="ingest files, folders and .jsonl record files")

@@ -15,6 +15,13 @@ from app.bench.runner import SECTIONS
 SMOKE_DOCS = 30
 SMOKE_REQUESTS = 20
 DEFAULT_REQUESTS = 200
+# The generation section: answers per backend, their length, and which backends. The smoke
+# run keeps to llama.cpp: loading and running transformers would add a minute.
+GEN_QUESTIONS, SMOKE_GEN_QUESTIONS = 5, 1
+GEN_TOKENS, SMOKE_GEN_TOKENS = 64, 16
+GEN_BACKENDS, SMOKE_GEN_BACKENDS = "llama_cpp,transformers", "llama_cpp"
+# The scale section: vectors in each FAISS index; fewer than the minimum cannot train PQ.
+SCALE_VECTORS, SMOKE_SCALE_VECTORS, MIN_SCALE_VECTORS = 1_000_000, 20_000, 10_000
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -56,8 +63,50 @@ def add_parser(sub: Any, common: Any) -> None:
         action="store_true",
         help="load the language model in the start-up measurement (default: echo backend)",
     )
+    p.add_argument(
+        "--peers-python",
+        default=sys.executable,
+        metavar="PATH",
+        help="the Python that runs LangChain and LlamaIndex in the peers section (default: "
+        "this one); `make bench-peers` makes .venv-peers/bin/python, which has them",
+    )
+    p.add_argument(
+        "--gen-questions",
+        type=int,
+        metavar="N",
+        help=f"generation: answers timed per backend (default {GEN_QUESTIONS}, smoke "
+        f"{SMOKE_GEN_QUESTIONS})",
+    )
+    p.add_argument(
+        "--gen-tokens",
+        type=int,
+        metavar="N",
+        help=f"generation: max new tokens per answer (default {GEN_TOKENS}, smoke "
+        f"{SMOKE_GEN_TOKENS})",
+    )
+    p.add_argument(
+        "--gen-backends",
+        help=f"generation: comma-separated (default {GEN_BACKENDS}, smoke {SMOKE_GEN_BACKENDS})",
+    )
+    p.add_argument(
+        "--scale-vectors",
+        type=int,
+        metavar="N",
+        help=f"scale: vectors in each FAISS index (default {SCALE_VECTORS:,}, smoke "
+        f"{SMOKE_SCALE_VECTORS:,}, at least {MIN_SCALE_VECTORS:,})",
+    )
+    p.add_argument(
+        "--search-chunks",
+        metavar="N,N",
+        help="search: store sizes in chunks (default 5000,100000; smoke 40,500); sizes "
+        "above the ingested corpus are synthesised from its text",
+    )
     common(p)
     p.set_defaults(func=cmd_bench)
+
+
+SEARCH_CHUNKS = (5_000, 100_000)
+SMOKE_SEARCH_CHUNKS = (40, 500)  # a copy of the smoke corpus's first chunks; a synthetic store
 
 
 def _corpus(args: argparse.Namespace) -> BenchCorpus:
@@ -85,10 +134,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if unknown or not sections:
         print(f"ragqa: unknown bench section(s) {unknown}; choose from {SECTIONS}", file=sys.stderr)
         return 2
-    for name in ("docs", "requests"):
+    for name in ("docs", "requests", "gen_questions", "gen_tokens"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            print(f"ragqa: --{name} must be at least 1", file=sys.stderr)
+            print(f"ragqa: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
             return 2
+    try:
+        sizes = tuple(int(n) for n in (args.search_chunks or "").split(",") if n.strip())
+    except ValueError:
+        sizes = (0,)
+    if any(n < 1 for n in sizes):
+        print("ragqa: --search-chunks takes sizes like 5000,100000", file=sys.stderr)
+        return 2
+    if args.scale_vectors is not None and args.scale_vectors < MIN_SCALE_VECTORS:
+        print(f"ragqa: --scale-vectors must be at least {MIN_SCALE_VECTORS}", file=sys.stderr)
+        return 2
+    backends = args.gen_backends or (SMOKE_GEN_BACKENDS if args.smoke else GEN_BACKENDS)
+    gen_backends = tuple(b.strip() for b in backends.split(",") if b.strip())
+    if not gen_backends or not set(gen_backends) <= set(GEN_BACKENDS.split(",")):
+        print(f"ragqa: --gen-backends takes {GEN_BACKENDS}, not {backends}", file=sys.stderr)
+        return 2
     try:
         corpus = _corpus(args)
     except CorpusError as exc:
@@ -100,6 +164,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         requests=requests,
         sections=sections,
         with_generator=args.with_generator,
+        peers_python=args.peers_python,
+        gen_backends=gen_backends,
+        gen_questions=args.gen_questions or (SMOKE_GEN_QUESTIONS if args.smoke else GEN_QUESTIONS),
+        gen_tokens=args.gen_tokens or (SMOKE_GEN_TOKENS if args.smoke else GEN_TOKENS),
+        scale_vectors=args.scale_vectors or (SMOKE_SCALE_VECTORS if args.smoke else SCALE_VECTORS),
+        search_chunks=sizes or (SMOKE_SEARCH_CHUNKS if args.smoke else SEARCH_CHUNKS),
+        korean=not args.smoke,  # embedding 964 KorQuAD paragraphs is not a smoke test
     )
     if args.store is not None:
         args.store.mkdir(parents=True, exist_ok=True)

@@ -48,11 +48,14 @@ def build_prompt(
     context_window: int,
     max_new_tokens: int,
     history_turns: int = 4,
+    source_tokens: int | None = None,
 ) -> BuiltPrompt:
     """Fit as many sources as the context window allows, best first, whole or truncated.
 
     History is kept to the last few turns and goes before the sources are cut, since
-    sources answer the question and old turns rarely do.
+    sources answer the question and old turns rarely do. `source_tokens` caps the sources
+    below what the window allows: on a CPU the prompt is evaluated at a few hundred tokens
+    a second, so this is what sets the time to the first token.
     """
     instruction = f"{SYSTEM} {LANGUAGE[is_korean(question)]}"
     recent = [m for m in history if m["role"] in ("user", "assistant")][-2 * history_turns :]
@@ -63,6 +66,8 @@ def build_prompt(
     while recent and budget < MIN_SOURCE_TOKENS:  # drop the oldest turns first
         budget += sum(count_tokens(m["content"]) + 4 for m in recent[:2])
         recent = recent[2:]
+    if source_tokens is not None:
+        budget = min(budget, source_tokens)
     blocks: list[str] = []
     kept: list[SearchHit] = []
     for hit in hits:

@@ -44,6 +44,7 @@ class RagService:
     temperature: float = 0.0
     min_relevance: float = 0.2
     context_window: int | None = None
+    source_tokens: int | None = None  # cap on the sources' share of the prompt
 
     def __post_init__(self) -> None:
         # One generation at a time: requests queue here instead of failing or thrashing
@@ -96,6 +97,7 @@ class RagService:
             count_tokens=self.generator.count_tokens,
             context_window=window,
             max_new_tokens=self.max_new_tokens,
+            source_tokens=self.source_tokens,
         )
         sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
         yield "sources", {"sources": [s.model_dump() for s in sources]}

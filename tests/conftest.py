@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The ONNX export of the embedder is made once per test session (the servers tests start
+# inherit this), never into the user's own ~/.cache/ragqa.
+_CACHE = None
+if "RAGQA_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="ragqa-test-cache-")
+    os.environ["RAGQA_CACHE_DIR"] = _CACHE
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _CACHE is not None:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def shared_path(*parts: str) -> Path:

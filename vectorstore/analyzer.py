@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import snowballstemmer
@@ -157,6 +158,9 @@ _STOPWORDS_STEMMED = frozenset(_stem(w) for w in STOPWORDS)
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression that ORs the query's terms; None when there are none."""
     words = query_terms(text)
-    if not words:
-        return None
+    return fts_match(words) if words else None
+
+
+def fts_match(words: Sequence[str]) -> str:
+    """An FTS5 MATCH expression that ORs `words`, each quoted as a literal."""
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vectorstore import index_kinds
+from vectorstore.index_kinds import IndexKind
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -24,17 +27,34 @@ def _faiss() -> Any:
 
 
 class DenseIndex:
-    """Exact inner-product search over normalised vectors, keyed by chunk row id.
+    """Inner-product search over normalised vectors, keyed by chunk row id.
+
+    `kind` says how (vectorstore/index_kinds.py): `flat` is exact; `ivf_sq8` probes a few
+    inverted lists of 8-bit codes, so its scores are approximate cosines. `count` is how
+    many vectors the index is built for (it sizes the IVF lists) and `training` the
+    vectors an IVF kind learns its lists and code ranges from.
 
     `generation` is the store generation the index reflects; a mismatch with the
     database means the file is stale and must be rebuilt from SQLite.
     """
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(
+        self,
+        dimension: int,
+        kind: IndexKind = "flat",
+        count: int = 0,
+        training: NDArray[np.float32] | None = None,
+    ) -> None:
         faiss = _faiss()
         self.dimension = dimension
+        self.kind = kind
+        self.built_for = count
         self.generation = -1
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index = index_kinds.make(faiss, kind, dimension, count)
+        if not self._index.is_trained:
+            if training is None or len(training) < self._index.nlist:
+                raise ValueError(f"a {kind} index for {count} vectors needs training vectors")
+            self._index.train(np.ascontiguousarray(training, np.float32))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -49,7 +69,15 @@ class DenseIndex:
 
     def ids(self) -> NDArray[np.int64]:
         faiss = _faiss()
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if self.kind == "flat":
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = self._index.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+            for n in range(lists.nlist)
+            if lists.list_size(n)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def search(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
@@ -58,9 +86,16 @@ class DenseIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     @classmethod
-    def from_rows(cls, cursor: Iterator[Any], dimension: int) -> DenseIndex:
+    def from_rows(
+        cls,
+        cursor: Iterator[Any],
+        dimension: int,
+        kind: IndexKind = "flat",
+        count: int = 0,
+        training: NDArray[np.float32] | None = None,
+    ) -> DenseIndex:
         """Build from (id, float32 blob) rows, a batch at a time to bound memory."""
-        index = cls(dimension)
+        index = cls(dimension, kind, count, training)
         rows = list(islice(cursor, 8192))
         while rows:
             ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -75,7 +110,13 @@ class DenseIndex:
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self._index, str(tmp))
         os.replace(tmp, path)
-        _write_json(path.with_suffix(".json"), {"generation": self.generation, "count": len(self)})
+        info = {
+            "generation": self.generation,
+            "count": len(self),
+            "kind": self.kind,
+            "built_for": self.built_for,
+        }
+        _write_json(path.with_suffix(".json"), info)
 
     @classmethod
     def load(cls, path: Path, dimension: int) -> DenseIndex | None:
@@ -86,10 +127,15 @@ class DenseIndex:
             raw = faiss.read_index(str(path))
         except (OSError, ValueError, RuntimeError):
             return None
-        if raw.d != dimension or raw.ntotal != info.get("count"):
+        kind = index_kinds.kind_of(faiss, raw)
+        if kind is None or raw.d != dimension or raw.ntotal != info.get("count"):
             return None
+        index_kinds.tune(faiss, raw)
         index = cls.__new__(cls)
         index.dimension = dimension
+        index.kind = kind
+        # Files from before index kinds were all flat, which never looks at built_for.
+        index.built_for = int(info.get("built_for", raw.ntotal))
         index.generation = int(info.get("generation", -1))
         index._index = raw
         return index

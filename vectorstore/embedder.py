@@ -107,7 +107,7 @@ class SentenceTransformerEmbedder:
         ):
             out.append(
                 sum(
-                    len(_LETTERS.findall(text[a:b]))
+                    len(LETTERS.findall(text[a:b]))
                     for i, (a, b) in zip(ids, spans, strict=True)
                     if i == unk
                 )
@@ -131,7 +131,7 @@ class SentenceTransformerEmbedder:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_LETTERS = re.compile(r"[^\W\d_]")
+LETTERS = re.compile(r"[^\W\d_]")
 
 
 class HashEmbedder:

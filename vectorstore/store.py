@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore import keywords
+from vectorstore import index_kinds, keywords
 from vectorstore.dense import DenseIndex
+from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
 from vectorstore.schema import DDL, SCHEMA_VERSION, connect
@@ -53,9 +54,19 @@ class Store(StoreQueries):
     each document either before or after a write, never half-way.
     """
 
-    def __init__(self, folder: Path, embedding_model: str, dimension: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        embedding_model: str,
+        dimension: int | None = None,
+        index_kind: IndexChoice = "auto",
+        flat_max: int = index_kinds.FLAT_MAX,
+    ) -> None:
+        """`index_kind` picks the FAISS index (`auto`: exact below `flat_max` vectors)."""
         self.folder = Path(folder)
         self.embedding_model = embedding_model
+        self.index_kind: IndexChoice = index_kind
+        self.flat_max = flat_max
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -283,26 +294,45 @@ class Store(StoreQueries):
             index.generation = gen
 
     def dense_index(self) -> DenseIndex | None:
-        """The FAISS index as of the database's current generation, rebuilt if stale."""
+        """The FAISS index as of the database's current generation, rebuilt if stale or if
+        the store has grown or shrunk out of its kind (checked here, so on every load and
+        before every save, and the first search after a write that crossed a threshold)."""
         if self.dimension is None:
             return None
         with self._index_lock:
             gen = self.generation()
             if self._index is not None and self._index.generation == gen:
-                return self._index
+                if self._suits(self._index):
+                    return self._index
+            self._index = None  # freed before any rebuild: a flat one of 1M vectors is 1.5 GB
             loaded = DenseIndex.load(self.folder / INDEX_FILE, self.dimension)
-            if loaded is None or loaded.generation != gen:
+            if loaded is not None and (loaded.generation != gen or not self._suits(loaded)):
+                loaded = None
+            if loaded is None:
                 loaded = self._rebuild_index()
             self._index = loaded
             return loaded
+
+    def _suits(self, index: DenseIndex) -> bool:
+        return index_kinds.suits(
+            index.kind, index.built_for, len(index), self.index_kind, self.flat_max
+        )
 
     def _rebuild_index(self) -> DenseIndex:
         assert self.dimension is not None
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot: the rows and the generation agree
         try:
+            count = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            kind = index_kinds.choose(self.index_kind, count, self.flat_max)
+            size = index_kinds.training_size(kind, count)
+            training = self.sample_embeddings(size) if size else None
             index = DenseIndex.from_rows(
-                conn.execute("SELECT id, embedding FROM chunks ORDER BY id"), self.dimension
+                conn.execute("SELECT id, embedding FROM chunks ORDER BY id"),
+                self.dimension,
+                kind,
+                count,
+                training,
             )
             index.generation = self.generation()
         finally:

@@ -11,6 +11,8 @@ from ingest.loaders import load_file
 from ingest.sources import discover, normalise
 
 DEFAULT_CORPUS = Path("../shared/eval/scifact")
+# Korean paragraphs and questions mixed into the synthetic search store, when present.
+KORQUAD = Path("../shared/eval/korquad_v1_dev/KorQuAD_v1.0_dev.json")
 # The project's own documentation: the corpus a clone without ../shared always has.
 DOCS_FOLDER = Path(__file__).resolve().parents[2] / "docs"
 # Questions about ragqa itself, for the docs folder, which comes with no query file.

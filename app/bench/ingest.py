@@ -48,6 +48,15 @@ class IngestResult:
     text_tokens: int  # tokens of the documents' text
     covered_tokens: int  # of those, the ones some chunk shows the model
     peak_rss_mib: float
+    fast: Throughput | None = None  # the same ingest with the ONNX Runtime int8 embedder
+    fast_export_s: float = 0.0  # its one-off export + load, in no timing
+
+    @property
+    def fast_ratio(self) -> float:
+        """The int8 ingest's embedded tokens/s over the fp32 floor's."""
+        if self.fast is None or not self.floor.tokens_per_s:
+            return 0.0
+        return self.fast.tokens_per_s / self.floor.tokens_per_s
 
     @property
     def share_embedded(self) -> float:

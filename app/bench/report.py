@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.bench.generation import GenerationResult
+from app.bench.generation_report import render as render_generation
 from app.bench.ingest import IngestResult, ReingestResult
+from app.bench.peers import PeersResult
+from app.bench.peers_report import render_peers
+from app.bench.scale import ScaleResult
+from app.bench.scale_report import render_scale
 from app.bench.search import MODE, TOP_K
 from app.bench.startup import StartupResult
 from app.bench.stats import Latency
@@ -22,6 +28,9 @@ class BenchReport:
     reingest: ReingestResult | None = None
     search: list[Latency] = field(default_factory=list)
     startup: StartupResult | None = None
+    peers: PeersResult | None = None
+    generation: GenerationResult | None = None
+    scale: ScaleResult | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -57,9 +66,12 @@ def _ingest(r: IngestResult) -> list[str]:
             fmt(t.chunks_per_s),
             fmt(t.tokens_per_s),
         ]
-        for t in (r.ragqa, r.floor)
+        for t in (r.ragqa, r.floor, *([r.fast] if r.fast else []))
     ]
     rows.append(["ragqa / floor (speed)", "", f"{r.ratio:.2f}", f"{r.ratio:.2f}", f"{r.ratio:.2f}"])
+    if r.fast:
+        x = f"{r.fast_ratio:.2f}"
+        rows.append(["ragqa onnx-int8 / fp32 floor", "", x, x, x])
     header = ["", "seconds", "documents/s", "chunks/s", "embedded tokens/s"]
     return [
         "## Ingest",
@@ -77,7 +89,19 @@ def _ingest(r: IngestResult) -> list[str]:
         f"{r.text_tokens:,} text tokens lie in a chunk the model reads whole).",
         f"- Model load, once before both timings and in neither: {fmt(r.model_load_s)} s.",
         f"- Ingest peak RSS (this process, after ingesting): {fmt(r.peak_rss_mib)} MiB.",
+        *(_fast_note(r) if r.fast else []),
         "",
+    ]
+
+
+def _fast_note(r: IngestResult) -> list[str]:
+    return [
+        "- ragqa ingest onnx-int8: the same pipeline into a second fresh store with "
+        "`RAGQA_EMBEDDING_BACKEND=onnx-int8` (the default on a CPU): the model exported to "
+        "ONNX, attention fused, weights int8 per channel, run by ONNX Runtime. "
+        f"Embedded tokens/s {r.fast_ratio:.2f}x the fp32 floor. Its one-off export and "
+        f"load ({fmt(r.fast_export_s)} s, cached for later runs) is in no timing. Quality: "
+        "docs/EVALUATION.md (SciFact nDCG@10).",
     ]
 
 
@@ -109,6 +133,7 @@ def _reingest(r: ReingestResult) -> list[str]:
 def _search(runs: Sequence[Latency]) -> list[str]:
     rows = [
         [
+            f"{r.chunks:,}",
             str(r.clients),
             str(r.requests),
             str(r.errors),
@@ -119,16 +144,20 @@ def _search(runs: Sequence[Latency]) -> list[str]:
         ]
         for r in runs
     ]
-    header = ["clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "requests/s"]
+    header = ["chunks", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "requests/s"]
     return [
         "## Search",
         "",
         *_table(header, rows),
         "",
         f'`POST /api/search` `{{"query": q, "top_k": {TOP_K}, "mode": "{MODE}"}}` with the '
-        "corpus' queries in turn, after a few warm-up requests; each client a thread with its "
-        "own connection. The server is `python -m app` in its own process (the one timed "
-        "under Start-up); clients and server share this machine's cores.",
+        "corpus' queries in turn (at the synthetic size also 100 KorQuAD questions), after a "
+        "few warm-up requests; each client a thread with its own connection. The server is "
+        "`python -m app` in its own process, default settings (query embedding by ONNX "
+        "Runtime int8, FAISS index kind chosen by size); clients and server share this "
+        "machine's cores. The smaller store is the corpus's first whole documents; the larger "
+        "is synthesised by app/bench/synthetic.py: each chunk the first half of one real "
+        "chunk and the second half of another, its vector the normalised sum of theirs.",
         "",
     ]
 
@@ -161,12 +190,18 @@ def render(report: BenchReport, chart: str | None = None) -> str:
         lines += [f"![ragqa speed benchmarks]({chart})", ""]
     if report.ingest:
         lines += _ingest(report.ingest)
+    if report.peers:
+        lines += render_peers(report.peers)
     if report.reingest:
         lines += _reingest(report.reingest)
     if report.search:
         lines += _search(report.search)
     if report.startup:
         lines += _startup(report.startup)
+    if report.generation:
+        lines += render_generation(report.generation)
+    if report.scale:
+        lines += render_scale(report.scale)
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -215,9 +250,8 @@ def chart(report: BenchReport, path: Path) -> Path | None:
         width = 0.8 / len(report.search)
         for n, run in enumerate(report.search):
             xs = [x + n * width for x in range(3)]
-            ax.bar(
-                xs, [run.p50_ms, run.p95_ms, run.p99_ms], width, label=f"{run.clients} client(s)"
-            )
+            label = f"{run.chunks:,} chunks, {run.clients} client(s)"
+            ax.bar(xs, [run.p50_ms, run.p95_ms, run.p99_ms], width, label=label)
         ax.set_xticks([x + 0.4 - width / 2 for x in range(3)], ["p50", "p95", "p99"])
         ax.set_title("search latency, ms")
         ax.legend(loc="upper left", fontsize="small")

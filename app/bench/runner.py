@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from app.bench.corpus import BenchCorpus
 from app.bench.ingest import (
     IngestResult,
+    Throughput,
     coverage,
     floor_pass,
     ingest_pass,
     measure_reingest,
 )
 from app.bench.machine import describe, own_peak_rss_mib
+from app.bench.peers import PeerSetup, peer_text, run_peers
 from app.bench.recording import RecordingEmbedder
 from app.bench.report import BenchReport
+from app.bench.stats import Latency
 from app.config import Settings
+from ingest.document import Document
+from vectorstore.embedder import Embedder
 
-SECTIONS = ("ingest", "reingest", "search", "startup")
+SECTIONS = ("ingest", "peers", "reingest", "search", "startup", "generation", "scale")
 CLIENT_COUNTS = (1, 8)
 
 
@@ -31,6 +38,13 @@ class BenchOptions:
     requests: int  # per client-count run
     sections: tuple[str, ...]
     with_generator: bool = False
+    peers_python: str = sys.executable  # the interpreter LangChain and LlamaIndex run under
+    gen_backends: tuple[str, ...] = ("llama_cpp", "transformers")
+    gen_questions: int = 5  # answers timed per backend, after one warm-up
+    gen_tokens: int = 64  # max_new_tokens of the service and the raw engine
+    scale_vectors: int = 1_000_000  # vectors each FAISS index kind holds in `scale`
+    search_chunks: tuple[int, ...] = (5_000, 100_000)  # store sizes the search load runs at
+    korean: bool = True  # mix KorQuAD paragraphs and questions into synthetic search stores
 
 
 def _say(message: str) -> None:
@@ -67,7 +81,7 @@ def run(
         f"{settings.embedding_batch_size}, chunks of at most {settings.chunk_tokens} tokens "
         f"with {settings.chunk_overlap} overlap.",
     )
-    store = Store(settings.store, embedder.model_name, embedder.dimension)
+    store = Store(settings.store, embedder.model_name, embedder.dimension, settings.index_kind)
     recorder = RecordingEmbedder(embedder)
     pipeline = build_pipeline(settings, store, recorder)
     try:
@@ -79,6 +93,8 @@ def run(
                 say(f"floor: encode() of {ragqa.chunks} chunk texts")
                 floor = floor_pass(_encoder(model, settings), recorder.texts, ragqa)
                 covered, total = coverage(pipeline, docs)
+                say("ingesting again with the onnx-int8 embedder into a second store")
+                fast, export_s = _fast_pass(settings, docs)
                 report.ingest = IngestResult(
                     corpus.name,
                     settings.embedding_batch_size,
@@ -88,6 +104,22 @@ def run(
                     total,
                     covered,
                     peak,
+                    fast,
+                    export_s,
+                )
+            if "peers" in options.sections:  # before re-ingest, which clears recorder.texts
+                base = report.ingest.floor if report.ingest else None
+                if base is None:
+                    say(f"floor: encode() of {ragqa.chunks} chunk texts")
+                    base = floor_pass(_encoder(model, settings), recorder.texts, ragqa)
+                report.peers = run_peers(
+                    _peer_setup(settings, options, model, embedder),
+                    recorder.texts,
+                    [peer_text(d) for d in docs],
+                    ragqa,
+                    base,
+                    embedder.count_tokens,
+                    say,
                 )
             if "reingest" in options.sections:
                 say("re-ingesting unchanged, then with 1% of the documents edited")
@@ -97,7 +129,51 @@ def run(
         store.close()
     if "search" in options.sections or "startup" in options.sections:
         _serve(settings, corpus, options, report, say)
+    if "generation" in options.sections:
+        from app.bench.generation_run import measure
+
+        report.generation = measure(
+            settings,
+            corpus.queries,
+            options.gen_backends,
+            options.gen_questions,
+            options.gen_tokens,
+            say,
+        )
+    if "scale" in options.sections:
+        from app.bench.scale import measure_scale, real_inputs
+
+        reopened = Store(settings.store, embedder.model_name)
+        real, queries = real_inputs(reopened, embedder, corpus.queries, options.scale_vectors)
+        report.scale = measure_scale(real, queries, options.scale_vectors, say=say)
     return report
+
+
+def _fast_pass(settings: Settings, docs: list[Document]) -> tuple[Throughput, float]:
+    """The ingest again with the ONNX Runtime int8 embedder, into a store of its own."""
+    from app.main import build_pipeline
+    from vectorstore.embedder_factory import make_embedder
+    from vectorstore.store import Store
+
+    start = time.perf_counter()
+    embedder = make_embedder(
+        settings.embedding_model,
+        "onnx-int8",
+        batch_size=settings.embedding_batch_size,
+        cache_dir=settings.cache_dir,
+    )
+    embedder.embed([d.text[:1000] for d in docs[: settings.embedding_batch_size]])
+    export_s = time.perf_counter() - start
+    recorder = RecordingEmbedder(embedder)
+    folder = settings.store.with_name(settings.store.name + "-int8")
+    store = Store(folder, embedder.model_name, embedder.dimension, settings.index_kind)
+    try:
+        with store.writer():
+            timing = ingest_pass(build_pipeline(settings, store, recorder), recorder, docs)
+    finally:
+        store.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return replace(timing, label="ragqa ingest, onnx-int8"), export_s
 
 
 def _serve(
@@ -107,23 +183,102 @@ def _serve(
     report: BenchReport,
     say: Callable[[str], None],
 ) -> None:
-    """One launch of the real server on the ingested store: its start-up is timed, the
-    search load runs against it, and its peak RSS is read after that load."""
-    from app.bench.search import run_load, warm_up
+    """Start-up is timed on the ingested store; the search load runs on one store per
+    size in `options.search_chunks` (made by app/bench/synthetic.py), each served by its
+    own real server."""
     from app.bench.startup import StartupResult, launched, peak_rss_mib
 
-    say("starting `python -m app` and timing it until /readyz")
-    generator = settings.generator_model if options.with_generator else None
-    with launched(settings.store, settings.embedding_model, settings.device, generator) as app:
-        if "search" in options.sections:
-            warm_up(app.url, corpus.queries)
-            for clients in CLIENT_COUNTS:
-                say(f"search: {options.requests} requests from {clients} client(s)")
-                report.search.append(run_load(app.url, corpus.queries, clients, options.requests))
-        if "startup" in options.sections:
+    if "startup" in options.sections:
+        say("starting `python -m app` and timing it until /readyz")
+        generator = settings.generator_model if options.with_generator else None
+        with launched(settings.store, settings.embedding_model, settings.device, generator) as app:
+            _load(app.url, corpus.queries[:20], 1, 20)  # RSS after some use, not just idle
             report.startup = StartupResult(
                 app.seconds, peak_rss_mib(app.pid), generator or "echo (no model)", app.command
             )
+    if "search" not in options.sections:
+        return
+    for folder, chunks, queries in _search_stores(settings, corpus, options, say):
+        with launched(folder, settings.embedding_model, settings.device, None) as app:
+            for clients in CLIENT_COUNTS:
+                say(
+                    f"search at {chunks:,} chunks: {options.requests} requests, {clients} client(s)"
+                )
+                run = _load(app.url, queries, clients, options.requests)
+                report.search.append(replace(run, chunks=chunks))
+
+
+def _load(url: str, queries: list[str], clients: int, requests: int) -> Latency:
+    from app.bench.search import run_load, warm_up
+
+    warm_up(url, queries)
+    return run_load(url, queries, clients, requests)
+
+
+def _search_stores(
+    settings: Settings, corpus: BenchCorpus, options: BenchOptions, say: Callable[[str], None]
+) -> Iterator[tuple[Path, int, list[str]]]:
+    """(store folder, chunks, queries) per size: up to the ingested store's size a copy of
+    its first documents; above it, chunks spliced from its text (and KorQuAD's, when
+    ../shared has it, so Korean postings and queries are in the mix)."""
+    from app.bench import synthetic
+    from vectorstore.store import Store
+
+    source = Store(settings.store, settings.embedding_model)
+    try:
+        have = int(source.stats()["chunks"])
+        pieces: list[synthetic.Piece] = []
+        korean: list[str] = []
+        for size in options.search_chunks:
+            folder = settings.store.with_name(f"search-{size}")
+            if size <= have:
+                say(f"search store: the first documents of the corpus, up to {size:,} chunks")
+                made = synthetic.copy_prefix(source, folder, size)
+                yield folder, made, corpus.queries
+            else:
+                if not pieces:
+                    pieces, korean = _pieces(source, settings, options, say)
+                say(f"search store: {size:,} chunks spliced from {len(pieces):,} real ones")
+                made = synthetic.synthesize(pieces, folder, settings.embedding_model, size)
+                yield folder, made, corpus.queries + korean
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        source.close()
+
+
+def _pieces(
+    source: Any, settings: Settings, options: BenchOptions, say: Callable[[str], None]
+) -> tuple[list[Any], list[str]]:
+    from app.bench import synthetic
+    from app.bench.corpus import KORQUAD
+
+    pieces = synthetic.pieces(source)
+    if options.korean and KORQUAD.exists():
+        from app.evaluation.datasets import load_squad
+        from app.main import build_embedder
+
+        squad = load_squad(KORQUAD)
+        say(f"embedding {len(squad.documents)} KorQuAD paragraphs for the synthetic store")
+        embedder = build_embedder(settings)
+        pieces += synthetic.embedded_pieces([d.text for d in squad.documents], embedder.embed)
+        return pieces, [q for q, _, _ in squad.questions[:: max(1, len(squad.questions) // 100)]]
+    return pieces, []
+
+
+def _peer_setup(
+    settings: Settings, options: BenchOptions, model: Any, embedder: Embedder
+) -> PeerSetup:
+    """The peers load the model folder ragqa loaded, on the device it picked."""
+    from vectorstore.models import resolve_model
+
+    return PeerSetup(
+        options.peers_python,
+        resolve_model(settings.embedding_model),
+        settings.embedding_model,
+        str(model.device),
+        settings.embedding_batch_size,
+        embedder.max_tokens,
+    )
 
 
 def _encoder(model: Any, settings: Settings) -> Callable[[list[str]], object]:

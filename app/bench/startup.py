@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,19 +50,23 @@ def launched(
     device: str,
     generator_model: str | None,
     timeout_s: float = 600,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Launched]:
     """`python -m app` on `store`, started as a user would and timed until ready, serving
     until the block ends. With no `generator_model` the echo backend stands in for the
-    language model. Its own process: bench clients must not share its interpreter lock."""
+    language model; `extra_env` sets more RAGQA_* settings. Its own process: bench clients
+    must not share its interpreter lock."""
     port = free_port()
     argv = [sys.executable, "-m", "app", "--store", str(store), "--port", str(port)]
     argv += ["--embedding-model", embedding_model, "--device", device]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}
     if generator_model is None:
         env["RAGQA_GENERATOR_BACKEND"] = "echo"  # start-up of the service, not of an LLM
     else:
         argv += ["--generator-model", generator_model]
-    shown = " ".join(["python", *argv[1:]]).replace(str(store), "STORE").replace(str(port), "PORT")
+    assigned = [f"{name}={value}" for name, value in (extra_env or {}).items()]
+    shown = " ".join([*assigned, "python", *argv[1:]])
+    shown = shown.replace(str(store), "STORE").replace(str(port), "PORT")
     # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe
     # would block it.
     with tempfile.TemporaryFile() as log:

@@ -35,6 +35,7 @@ class Latency:
     p95_ms: float
     p99_ms: float
     mean_ms: float
+    chunks: int = 0  # the size of the store searched, when the run knows it
 
     @property
     def requests_per_s(self) -> float:

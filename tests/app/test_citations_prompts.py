@@ -76,3 +76,20 @@ def test_a_huge_first_source_is_truncated_not_dropped() -> None:
         max_new_tokens=50,
     )
     assert len(built.sources) == 1 and "…" in built.messages[-1]["content"]
+
+
+def test_source_tokens_caps_the_sources_below_the_window() -> None:
+    hits = [hit(n, words=30) for n in range(5)]
+    wide = build_prompt("q?", hits, [], count_tokens=count, context_window=4000, max_new_tokens=50)
+    capped = build_prompt(
+        "q?",
+        hits,
+        [],
+        count_tokens=count,
+        context_window=4000,
+        max_new_tokens=50,
+        source_tokens=80,
+    )
+    assert len(wide.sources) == 5
+    assert len(capped.sources) == 2  # each block costs ~36 words
+    assert sum(count(m["content"]) for m in capped.messages) < 150

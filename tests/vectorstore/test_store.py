@@ -118,6 +118,7 @@ def test_keyword_index_is_rebuilt_when_the_analyzer_changes(tmp_path: Path) -> N
     conn.execute("DROP TABLE chunks_vocab")
     conn.execute("DROP TABLE chunks_fts")
     conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(terms)")
+    conn.execute("CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row')")
     conn.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (1, 'unrelated')")
     conn.execute("UPDATE meta SET value = 'old' WHERE key = 'analyzer_version'")
     assert store.lexical("gpt-3", 5) == []

@@ -241,9 +241,20 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
     assert _number(r"Share of the text embedded: ([\d.]+)%", text) > 90
     assert _number(r"unchanged re-run \((\d+) of 30 skipped\)", text) == 30
     assert _number(r"1% edited: (\d+) document", text) >= 1
-    for clients in (1, 8):
-        row = rf"^\| {clients} \| 20 \| 0 \| ([\d.,]+) \|"
-        assert _number(row, text) > 0  # p50 ms
+    # A copy of the corpus's first documents, then a synthetic store of 500 chunks.
+    for chunks in (r"\d+", "500"):
+        for clients in (1, 8):
+            row = rf"^\| {chunks} \| {clients} \| 20 \| 0 \| ([\d.,]+) \|"
+            assert _number(row, text) > 0  # p50 ms
+    assert "ragqa ingest, onnx-int8" in text
     assert _number(r"`GET /readyz` 200 \| ([\d.]+) s", text) > 0
     assert _number(r"server peak RSS \(VmHWM\) \| ([\d.,]+) MiB", text) > 0
     assert _number(r"Ingest peak RSS.*: ([\d.,]+) MiB", text) > 0
+    # Generation: the smoke run streams one answer from llama.cpp and from its raw engine.
+    assert "## Generation" in text
+    assert _number(r"^\| llama_cpp \| service / raw \|.* \| ([\d.]+) \| [\d.]+ \|$", text) > 0
+    assert _number(r"^\| llama_cpp \| [\d.]+ s \| ([\d.,]+) MiB \|$", text) > 0
+    # Scale: every index kind over 20,000 vectors; the store's IVF one against exact.
+    assert "## Scale" in text
+    ivf = r"^\| ivf_sq8 \| [\d.]+ \| [\d.]+ \| [\d,]+ \| nprobe \d+ \| ([\d.]+) \|"
+    assert _number(ivf, text) > 0.5  # recall@10

@@ -1,0 +1,100 @@
+"""The ONNX Runtime embedder: exported once from the bundled model, int8, cached."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vectorstore.embedder import SentenceTransformerEmbedder
+from vectorstore.embedder_factory import make_embedder
+from vectorstore.onnx_embedder import OnnxEmbedder
+from vectorstore.onnx_export import META_FILE, MODEL_FILE, cache_folder
+
+MODEL = "bundled:all-MiniLM-L6-v2"
+TEXTS = [
+    "Aspirin lowers the risk of a second heart attack in adults with heart disease.",
+    "검색 증강 생성(RAG)은 검색한 문서를 근거로 답을 만든다.",
+    "LoRA fine-tunes a low-rank update of the weight matrices. " * 40,  # over 256 tokens
+    "뉘르부르크링 hello",
+]
+
+
+@pytest.fixture(scope="module")
+def cache() -> Path:
+    return Path(os.environ["RAGQA_CACHE_DIR"])
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(MODEL, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def int8(cache: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(MODEL, cache_dir=cache, quantize=True).load()
+
+
+@pytest.mark.models
+def test_int8_vectors_match_pytorch(
+    int8: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    a, b = int8.embed(TEXTS), torch_embedder.embed(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    cosines = (a * b).sum(axis=1)
+    assert cosines.min() > 0.96, cosines
+    # Queries run through the fp32 export: equal to PyTorch up to float rounding, so
+    # padding did not leak into the pooling either.
+    queries = np.stack([int8.embed_query(t) for t in TEXTS])
+    assert (queries * b).sum(axis=1).min() > 0.9999, (queries * b).sum(axis=1)
+    # Different texts stay apart.
+    assert float(a[0] @ a[2]) < 0.5
+
+
+@pytest.mark.models
+def test_tokens_are_counted_exactly_as_pytorch_counts_them(
+    int8: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    assert int8.count_tokens(TEXTS) == torch_embedder.count_tokens(TEXTS)
+    assert int8.unknown_letters(TEXTS) == torch_embedder.unknown_letters(TEXTS)
+    assert int8.unknown_letters(TEXTS)[-1] > 0
+    assert int8.max_tokens == torch_embedder.max_tokens
+    assert int8.dimension == torch_embedder.dimension
+
+
+@pytest.mark.models
+def test_the_export_is_cached_and_reused(int8: OnnxEmbedder, cache: Path) -> None:
+    from vectorstore.models import resolve_model
+
+    folder = cache_folder(cache, MODEL, resolve_model(MODEL), quantize=True)
+    assert (folder / META_FILE).exists() and (folder / MODEL_FILE).exists()
+    stamp = (folder / MODEL_FILE).stat().st_mtime_ns
+    again = OnnxEmbedder(MODEL, cache_dir=cache, quantize=True).load()
+    assert (folder / MODEL_FILE).stat().st_mtime_ns == stamp  # not exported twice
+    assert np.allclose(again.embed(TEXTS[:1]), int8.embed(TEXTS[:1]))
+
+
+def test_factory_choices_and_refusals(tmp_path: Path) -> None:
+    assert isinstance(make_embedder(MODEL, "torch"), SentenceTransformerEmbedder)
+    assert isinstance(make_embedder(MODEL, "auto", device="cpu"), OnnxEmbedder)
+    assert isinstance(make_embedder(MODEL, "auto", device="cuda"), SentenceTransformerEmbedder)
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        make_embedder(MODEL, "tensorrt")
+    with pytest.raises(ValueError, match="RAGQA_EMBEDDING_BACKEND=torch"):
+        make_embedder(MODEL, "onnx-int8", device="cuda")
+
+
+@pytest.mark.models
+def test_a_model_that_cannot_be_exported_says_which_setting_avoids_it(tmp_path: Path) -> None:
+    from vectorstore.onnx_export import OnnxExportError
+
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    embedder = OnnxEmbedder(str(broken), cache_dir=tmp_path / "cache")
+    with pytest.raises(OnnxExportError, match="RAGQA_EMBEDDING_BACKEND=torch"):
+        embedder.load()
+    assert not list((tmp_path / "cache" / "onnx").glob("*/meta.json"))  # nothing half-made

@@ -1,0 +1,71 @@
+"""make_embedder: turn the model, backend and device settings into an Embedder."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from vectorstore.embedder import Embedder, SentenceTransformerEmbedder
+
+log = logging.getLogger("ragqa")
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+
+
+def make_embedder(
+    model: str,
+    backend: str = "auto",
+    *,
+    device: str = "auto",
+    batch_size: int = 32,
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """Construct (not load) the embedder.
+
+    `auto` runs ONNX Runtime int8 on a CPU (about 3x PyTorch fp32 here, nDCG@10 within
+    0.005 on SciFact: docs/EVALUATION.md) and PyTorch wherever a GPU is wanted.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "auto":
+        backend = "torch" if _gpu_wanted(device) or not _onnx_available() else "onnx-int8"
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    if not _onnx_available():
+        raise ValueError(
+            f"RAGQA_EMBEDDING_BACKEND={backend} needs onnxruntime; `pip install onnxruntime onnx`"
+        )
+    if device.startswith(("cuda", "mps")):
+        raise ValueError(
+            f"the {backend} embedding backend runs on the CPU; with RAGQA_DEVICE={device} "
+            "set RAGQA_EMBEDDING_BACKEND=torch (or auto)"
+        )
+    from vectorstore.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(
+        model,
+        cache_dir=cache_dir or default_cache_dir(),
+        quantize=backend == "onnx-int8",
+        batch_size=batch_size,
+    )
+
+
+def default_cache_dir() -> Path:
+    return Path("~/.cache/ragqa").expanduser()
+
+
+def _onnx_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
+
+
+def _gpu_wanted(device: str) -> bool:
+    if device != "auto":
+        return device.startswith(("cuda", "mps"))
+    if not Path("/proc/driver/nvidia").exists():
+        return False  # no NVIDIA driver: skip importing torch (seconds) just to be told so
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
