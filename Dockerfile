@@ -2,7 +2,8 @@
 # for a CUDA build. Models ship inside pip packages, so nothing is downloaded at run time.
 FROM python:3.11-slim
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 RAGQA_STORE=/data/store RAGQA_HOST=0.0.0.0
+ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 RAGQA_STORE=/data/store RAGQA_HOST=0.0.0.0 \
+    RAGQA_CACHE_DIR=/data/cache
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

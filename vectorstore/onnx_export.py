@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,10 @@ def _export(resolved: str, out: Path, quantize: bool) -> None:
     args = tuple(torch.tensor(sample[n]) for n in inputs)
     raw = out / "raw.onnx"
     axes = {n: {0: "batch", 1: "sequence"} for n in inputs}
-    with torch.no_grad():
+    # The tracer warns about Python branches it fixes as constants (padding checks that
+    # hold for every input shape here); a user's first start should not print a page.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             Wrapped(),
             args,
