@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from vectorstore.embedder import Embedder, SentenceTransformerEmbedder
+from vectorstore.models import gpu_wanted
 
 log = logging.getLogger("ragqa")
 
@@ -29,7 +30,7 @@ def make_embedder(
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")
     if backend == "auto":
-        backend = "torch" if _gpu_wanted(device) or not _onnx_available() else "onnx-int8"
+        backend = "torch" if gpu_wanted(device) or not _onnx_available() else "onnx-int8"
     if backend == "torch":
         return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
     if not _onnx_available():
@@ -57,15 +58,3 @@ def default_cache_dir() -> Path:
 
 def _onnx_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
-
-
-def _gpu_wanted(device: str) -> bool:
-    if device != "auto":
-        return device.startswith(("cuda", "mps"))
-    if not Path("/proc/driver/nvidia").exists():
-        return False  # no NVIDIA driver: skip importing torch (seconds) just to be told so
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())

@@ -52,3 +52,20 @@ def resolve_model(name: str) -> str:
     if name.endswith(".gguf") or name.startswith(("/", "./", "../", "~")):
         raise ModelNotFoundError(f"model file or folder {name!r} does not exist")
     return name  # a Hugging Face id
+
+
+# NVIDIA on Linux, NVIDIA under WSL2, AMD ROCm (torch.cuda covers both vendors).
+_GPU_DRIVERS = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+
+
+def gpu_wanted(device: str) -> bool:
+    """Whether `device` asks for a GPU; for `auto`, whether torch sees a CUDA one."""
+    if device != "auto":
+        return device.startswith(("cuda", "mps"))
+    if not any(Path(p).exists() for p in _GPU_DRIVERS):
+        return False  # no GPU driver: skip importing torch (seconds) just to be told so
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vectorstore import analyzer, keywords
+from vectorstore.cache import Memo
 from vectorstore.types import DocumentInfo, StoredChunk
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ class StoreQueries:
     folder: Path
     embedding_model: str
     dimension: int | None
-    _counted: tuple[int, int] | None = None  # (generation, chunks) of the last count
-    _df_cache: dict[str, int] = {}  # replaced per instance on the first count
+    # The chunk count and term counts of one store generation (every write bumps it).
+    _counted: tuple[int, int, Memo[str, int]] | None = None
 
     def _conn(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -152,38 +153,28 @@ class StoreQueries:
             spent += rows
         return [t for t in terms if t in chosen]
 
-    def _chunk_count(self) -> int:
-        """COUNT(*) walks a whole index (~2 ms at 100k chunks); the count only changes
-        with the store's generation, which every write bumps."""
+    def _generation_counts(self) -> tuple[int, Memo[str, int]]:
+        """The chunk count and a memo of term counts, both valid for the current
+        generation. COUNT(*) walks a whole index (~2 ms at 100k chunks) and fts5vocab walks
+        a term's postings (4 ms for "cell" at 100k), so neither is repeated per query."""
         generation = self.generation()
-        if self._counted is not None and self._counted[0] == generation:
-            return self._counted[1]
-        total = int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        self._counted = (generation, total)
-        self._df_cache = {}  # counts of another generation
-        return total
+        if self._counted is None or self._counted[0] != generation:
+            total = int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            self._counted = (generation, total, Memo(DF_CACHE_TERMS))
+        return self._counted[1], self._counted[2]
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many chunks hold each term, and how many chunks there are.
+        """How many chunks hold each term (terms in none left out), and how many chunks
+        there are."""
+        total, memo = self._generation_counts()
+        counts = memo.get(terms, self._count_terms)
+        return {t: n for t, n in zip(terms, counts, strict=True) if n}, total
 
-        fts5vocab counts a term's rows by walking its postings (4 ms for "cell" at 100k
-        chunks), so counts are remembered until the next write changes the generation.
-        """
-        total = self._chunk_count()  # also resets the cache when the generation moved
-        cache = self._df_cache
-        missing = [t for t in dict.fromkeys(terms) if t not in cache]
-        if missing:
-            marks = ",".join("?" * len(missing))
-            rows = dict(
-                self._conn().execute(
-                    f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", missing
-                )
-            )
-            if len(cache) > DF_CACHE_TERMS:
-                cache.clear()
-            cache.update({t: int(rows.get(t, 0)) for t in missing})
-        found = {t: cache.get(t, 0) for t in terms}
-        return {t: n for t, n in found.items() if n}, total
+    def _count_terms(self, terms: list[str]) -> list[int]:
+        marks = ",".join("?" * len(terms))
+        sql = f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})"
+        rows = dict(self._conn().execute(sql, terms))
+        return [int(rows.get(t, 0)) for t in terms]
 
 
 def _info(row: sqlite3.Row, metadata: str = "metadata") -> DocumentInfo:

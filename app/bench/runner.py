@@ -151,17 +151,12 @@ def run(
 
 def _fast_pass(settings: Settings, docs: list[Document]) -> tuple[Throughput, float]:
     """The ingest again with the ONNX Runtime int8 embedder, into a store of its own."""
-    from app.main import build_pipeline
-    from vectorstore.embedder_factory import make_embedder
+    from app.main import build_embedder, build_pipeline
     from vectorstore.store import Store
 
     start = time.perf_counter()
-    embedder = make_embedder(
-        settings.embedding_model,
-        "onnx-int8",
-        batch_size=settings.embedding_batch_size,
-        cache_dir=settings.cache_dir,
-    )
+    int8 = {"embedding_backend": "onnx-int8", "device": "cpu"}  # a CPU-only backend
+    embedder = build_embedder(settings.model_copy(update=int8))
     embedder.embed([d.text[:1000] for d in docs[: settings.embedding_batch_size]])
     export_s = time.perf_counter() - start
     recorder = RecordingEmbedder(embedder)

@@ -8,7 +8,7 @@ from app.generators.base import Generator
 from app.generators.echo import EchoGenerator
 from app.generators.llama_cpp import LlamaCppGenerator
 from app.generators.transformers_backend import TransformersGenerator
-from vectorstore.models import resolve_model
+from vectorstore.models import gpu_wanted, resolve_model
 
 BACKENDS = ("auto", "llama_cpp", "transformers", "echo")
 
@@ -32,7 +32,7 @@ def build_generator(
     is_gguf = path.lower().endswith(".gguf")
     if backend == "auto":
         # A dequantised GGUF on a GPU beats llama.cpp on the CPU, the only build we install.
-        backend = "llama_cpp" if is_gguf and not _gpu_wanted(device) else "transformers"
+        backend = "llama_cpp" if is_gguf and not gpu_wanted(device) else "transformers"
     if backend == "llama_cpp":
         if not is_gguf:
             raise ValueError(
@@ -59,13 +59,3 @@ def build_generator(
         name=model,
         repetition_penalty=repetition_penalty,
     )
-
-
-def _gpu_wanted(device: str) -> bool:
-    if device != "auto":
-        return device.startswith("cuda")
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
