@@ -117,3 +117,13 @@ class Settings(BaseSettings):
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("chunk_overlap must be smaller than chunk_tokens")
         return self
+
+    @model_validator(mode="after")
+    def _check_backend_device(self) -> Settings:
+        # The ONNX backends run on the CPU only; say so before any model loads.
+        if self.embedding_backend.startswith("onnx") and self.device.startswith(("cuda", "mps")):
+            raise ValueError(
+                f"embedding_backend {self.embedding_backend} runs on the CPU; with device "
+                f"{self.device} use embedding_backend torch (or auto)"
+            )
+        return self

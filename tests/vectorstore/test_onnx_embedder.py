@@ -98,3 +98,16 @@ def test_a_model_that_cannot_be_exported_says_which_setting_avoids_it(tmp_path: 
     with pytest.raises(OnnxExportError, match="RAGQA_EMBEDDING_BACKEND=torch"):
         embedder.load()
     assert not list((tmp_path / "cache" / "onnx").glob("*/meta.json"))  # nothing half-made
+
+
+def test_an_onnx_backend_on_a_gpu_is_a_settings_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    monkeypatch.setenv("RAGQA_EMBEDDING_BACKEND", "onnx-int8")
+    monkeypatch.setenv("RAGQA_DEVICE", "cuda")
+    assert main(["search", "x", "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "invalid setting" in err and "embedding_backend torch" in err
+    assert "Traceback" not in err
