@@ -94,9 +94,41 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Bind address for `ragqa serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port for `ragqa serve`.")
-    api_keys: str = Field("", description="Comma-separated API keys, or @file (issue 5).")
+    api_keys: str = Field(
+        "",
+        description="API keys, comma-separated, or @file with one key a line. When set, every "
+        "/api/* and /v1/* route needs `Authorization: Bearer <key>`.",
+    )
+    allow_no_auth: bool = Field(
+        False,
+        description="Serve without API keys on an address other than loopback. Off: "
+        "`ragqa serve` refuses to bind 0.0.0.0 (or any non-loopback address) without keys.",
+    )
+    rate_limit: float = Field(
+        20.0,
+        ge=0.0,
+        description="Requests a second per API key (per client address without keys), a "
+        "token bucket refilled at this rate; 429 with Retry-After past it. 0 turns it off.",
+    )
+    rate_burst: int = Field(
+        60, ge=1, description="Token bucket size: requests a client may send at once."
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed by CORS (`*` for any). Empty: CORS off.",
+    )
     max_upload_bytes: int = Field(
         25 * 1024 * 1024, ge=1, description="Largest accepted upload per file, bytes."
+    )
+    max_upload_files: int = Field(20, ge=1, description="Most files in one upload request.")
+    max_request_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest accepted upload request body, bytes."
+    )
+    shutdown_seconds: float = Field(
+        10.0,
+        ge=0.0,
+        description="On SIGTERM, how long in-flight requests may take to finish before "
+        "the server exits anyway.",
     )
     max_question_chars: int = Field(4000, ge=1, description="Longest accepted question.")
 
