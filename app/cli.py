@@ -18,7 +18,7 @@ def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
     """Settings from the environment, overridden by the flags given, then by `fixed`."""
     overrides: dict[str, Any] = {}
     names = ("store", "host", "port", "embedding_model", "embedding_backend")
-    for name in (*names, "generator_model", "device"):
+    for name in (*names, "generator_model", "device", "allow_no_auth"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -64,9 +64,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # Fail fast, before binding: a store built with another embedding model cannot be served.
     Store(settings.store, settings.embedding_model).close()
+    if not _access_allowed(settings):
+        return 2
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # SIGTERM: stop accepting, let in-flight requests finish within this bound, exit.
+        timeout_graceful_shutdown=settings.shutdown_seconds,
+    )
     return 0
+
+
+def _access_allowed(settings: Settings) -> bool:
+    """Without API keys, serve on loopback only, unless told explicitly; log which it is."""
+    import logging
+
+    from app.access import is_loopback
+
+    log = logging.getLogger("ragqa")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    if settings.api_keys:
+        log.info("API keys required on /api/* and /v1/*")
+        return True
+    if is_loopback(settings.host):
+        log.warning("no API keys set (RAGQA_API_KEYS): anyone on this machine can use the API")
+        return True
+    if settings.allow_no_auth:
+        log.warning(
+            "no API keys set and serving on %s (RAGQA_ALLOW_NO_AUTH): anyone who can reach "
+            "this address can read and change the documents",
+            settings.host,
+        )
+        return True
+    print(
+        f"ragqa: refusing to serve on {settings.host} without API keys: anyone who can reach "
+        "it could read and change the documents. Set RAGQA_API_KEYS (comma-separated or "
+        "@file), serve on 127.0.0.1, or set RAGQA_ALLOW_NO_AUTH=true (--allow-no-auth) to "
+        "serve openly on purpose.",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _services(args: argparse.Namespace, with_generator: bool, **fixed: Any) -> Any:
@@ -139,6 +179,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--generator-model", dest="generator_model")
+    p.add_argument(
+        "--allow-no-auth",
+        dest="allow_no_auth",
+        action="store_true",
+        default=None,
+        help="serve without API keys on a non-loopback address (RAGQA_ALLOW_NO_AUTH)",
+    )
     common(p)
     p.set_defaults(func=cmd_serve)
 

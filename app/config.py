@@ -124,8 +124,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         100 * 1024 * 1024, ge=1, description="Largest accepted upload request body, bytes."
     )
-    shutdown_seconds: float = Field(
-        10.0,
+    shutdown_seconds: int = Field(
+        10,
         ge=0.0,
         description="On SIGTERM, how long in-flight requests may take to finish before "
         "the server exits anyway.",
@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     def _check_device(cls, value: str) -> str:
         if not _DEVICE.match(value):
             raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, value: str) -> str:
+        from app.access import parse_keys
+
+        parse_keys(value)  # an unreadable @file is a settings error, before anything binds
         return value
 
     @model_validator(mode="after")

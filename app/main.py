@@ -109,6 +109,26 @@ def build_pipeline(settings: Settings, store: Store, embedder: Embedder) -> Pipe
     )
 
 
+def _guard(app: FastAPI, settings: Settings) -> None:
+    """Keys, rate limit and body size inside; CORS outermost, so a browser's preflight is
+    answered without a key (it cannot carry one) and refusals still carry CORS headers."""
+    from app.access import AccessGuard, KeyRing, RateLimiter, parse_keys
+
+    keys = KeyRing(parse_keys(settings.api_keys))
+    limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit else None
+    app.add_middleware(AccessGuard, keys=keys, limiter=limiter, max_body=settings.max_request_bytes)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
@@ -149,6 +169,7 @@ def create_app(
     for module in (health, search, ask, documents, stats):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _guard(app, settings)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

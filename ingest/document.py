@@ -40,3 +40,7 @@ class Document:
 
 class LoaderError(Exception):
     """A file could not be loaded; the message is the reason shown to the user."""
+
+
+class UnsupportedContent(LoaderError):
+    """No loader reads this kind of file (an image, an archive, ...): HTTP 415."""

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ingest.document import Document, LoaderError
-from ingest.loaders import is_supported, load_file
+from ingest.document import Document, LoaderError, UnsupportedContent
+from ingest.loaders import load_file
 from ingest.pipeline import DocResult, Pipeline
 
 
@@ -42,15 +42,15 @@ def load_uploads(uploads: Sequence[Upload]) -> list[Document]:
             name = safe_name(upload.filename)
             if not upload.data:
                 raise UploadError(400, f"{name}: the file is empty")
-            if not is_supported(name):
-                raise UploadError(415, f"{name}: unsupported file type")
             # Our own temporary name, keeping the suffix the loader dispatches on.
             path = Path(tmp) / f"{i}-{re.sub(r'[^A-Za-z0-9._-]', '_', name)}"
             path.write_bytes(upload.data)
             try:
                 result = load_file(path, name)
             except LoaderError as exc:
-                status = 415 if "binary" in str(exc) or "unsupported" in str(exc) else 422
+                # A binary file behind a text name is as unreadable as an image: 415.
+                binary = isinstance(exc, UnsupportedContent) or "binary" in str(exc)
+                status = 415 if binary else 422
                 raise UploadError(status, f"{name}: {exc}") from exc
             if result.skipped and not result.documents:
                 raise UploadError(422, f"{name}: " + "; ".join(result.errors[:3]))

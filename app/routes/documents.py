@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep
@@ -17,30 +17,32 @@ from app.schemas import (
 from ingest.uploads import Upload, UploadError, ingest_uploads
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
-MAX_FILES = 20
+READ_CHUNK = 1024 * 1024
 
 
-@router.post("", response_model=UploadResponse)
-async def upload(
-    request: Request, files: list[UploadFile], services: ServicesDep
-) -> UploadResponse:
+@router.post("", response_model=UploadResponse, responses={413: {}, 415: {}, 422: {}})
+async def upload(files: list[UploadFile], services: ServicesDep) -> UploadResponse:
     """Ingest uploaded files (multipart field `files`) with the same pipeline as the CLI.
 
     A file with unchanged content is reported `unchanged` and not embedded again. If any
-    file is rejected, nothing from the request is stored.
+    file is rejected, nothing from the request is stored. The request body as a whole is
+    capped before this runs (RAGQA_MAX_REQUEST_BYTES); the multipart parser has spooled
+    each file to disk, so here only the per-file cap and file count remain.
     """
-    limit = services.settings.max_upload_bytes
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit * MAX_FILES:
-        raise HTTPException(413, f"request of {declared} bytes is too large")
-    if len(files) > MAX_FILES:
-        raise HTTPException(413, f"at most {MAX_FILES} files per request")
+    settings = services.settings
+    if len(files) > settings.max_upload_files:
+        raise HTTPException(413, f"at most {settings.max_upload_files} files per request")
+    limit = settings.max_upload_bytes
     uploads = []
     for f in files:
-        data = await f.read(limit + 1)
-        if len(data) > limit:
+        if f.size is not None and f.size > limit:
             raise HTTPException(413, f"{f.filename}: larger than the {limit}-byte upload limit")
-        uploads.append(Upload(f.filename or "upload", data))
+        data = bytearray()
+        while chunk := await f.read(READ_CHUNK):
+            data += chunk
+            if len(data) > limit:  # a parser that did not report the size
+                raise HTTPException(413, f"{f.filename}: larger than the {limit}-byte upload limit")
+        uploads.append(Upload(f.filename or "upload", bytes(data)))
     try:
         results = await run_in_threadpool(ingest_uploads, services.pipeline, uploads)
     except UploadError as exc:

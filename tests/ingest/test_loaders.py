@@ -11,7 +11,7 @@ import trafilatura
 from pypdf import PdfWriter
 from reportlab.pdfgen import canvas
 
-from ingest.document import Document, LoaderError
+from ingest.document import Document, LoaderError, UnsupportedContent
 from ingest.loaders import MAX_ERRORS, LoadResult, is_supported, load_file
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -207,8 +207,36 @@ def test_latin1_text_is_decoded(tmp_path: Path) -> None:
 )
 def test_binary_file_named_txt_is_a_loader_error(tmp_path: Path, data: bytes) -> None:
     path = _write(tmp_path / "image.txt", data)
-    with pytest.raises(LoaderError, match="looks binary"):
+    with pytest.raises(LoaderError, match="looks binary|the file is a PNG image"):
         load_file(path, "image.txt")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("photo.md", b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
+        ("bundle.txt", b"PK\x03\x04\x14\x00\x06\x00", "a ZIP archive"),
+        ("report.pdf", b"Just some text pretending to be a PDF.", "not a PDF"),
+        ("notes.md", b"\x1f\x8b\x08\x00compressed", "gzip data"),
+        ("setup.exe", b"plain words in an exe", "unsupported file type '.exe'"),
+    ],
+)
+def test_content_decides_what_no_loader_reads(
+    tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
+    path = _write(tmp_path / "upload.bin", data)
+    with pytest.raises(UnsupportedContent, match=reason):
+        load_file(path, name)
+
+
+def test_content_decides_the_loader(tmp_path: Path) -> None:
+    # A PDF under a text name is read as a PDF; text without a known suffix as text.
+    pdf = _pdf(tmp_path / "paper.txt", ["Photosynthesis turns light into sugar."])
+    assert "Photosynthesis" in load_file(pdf, "paper.txt").documents[0].text
+    notes = _write(tmp_path / "NOTES", "The lighthouse keeper logs every ship.")
+    assert load_file(notes, "NOTES").documents[0].text.startswith("The lighthouse")
+    page = _write(tmp_path / "page", "<!DOCTYPE html><html><body><p>Tide tables</p></body></html>")
+    assert load_file(page, "page").documents[0].text == "Tide tables"
 
 
 # --- HTML ----------------------------------------------------------------------------
