@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ LANGUAGE = {
     True: "Answer in Korean (한국어로 답하세요).",
     False: "Answer in English.",
 }
+FENCE_RUN = re.compile(r'"{3,}')
 # Room kept for chat-template tokens and the answer's own wrap-up, beyond max_new_tokens.
 SAFETY_TOKENS = 32
 MIN_SOURCE_TOKENS = 24
@@ -36,7 +38,11 @@ def format_source(n: int, hit: SearchHit) -> str:
     page = hit.metadata.get("page")
     if page is not None:
         where = f"{where} (page {page})"
-    return f'[{n}] from "{where}":\n"""\n{hit.text}\n"""'
+    # A source must not be able to close its own fence and speak as the prompt: its own
+    # triple quotes are spaced apart (the text reads the same to the model).
+    text = FENCE_RUN.sub(lambda m: " ".join(m.group()), hit.text)
+    where = FENCE_RUN.sub(lambda m: " ".join(m.group()), where)
+    return f'[{n}] from "{where}":\n"""\n{text}\n"""'
 
 
 def build_prompt(
