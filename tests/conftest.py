@@ -108,7 +108,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = Store(folder, emb.model_name, emb.dimension)
     summary = run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
     assert summary.failed == 0, summary.failures
-    settings = Settings(store=folder, min_relevance=0.2)
+    # No rate limit: the many tests sharing this server all come from 127.0.0.1.
+    settings = Settings(store=folder, min_relevance=0.2, rate_limit=0)
     app = create_app(settings, store=store, embedder=emb, generator=EchoGenerator())
     with LiveServer(app) as server:
         yield server.url

@@ -31,23 +31,75 @@ function setText(node, text) {
   if (hangul.test(text)) node.lang = "ko";
 }
 
-// fetch with the optional API key; on 401 ask for a key once and retry.
-async function api(path, options = {}, retried = false) {
-  const headers = new Headers(options.headers || {});
-  const key = sessionStorage.getItem(KEY_NAME);
-  if (key) headers.set("Authorization", `Bearer ${key}`);
-  const response = await fetch(path, { ...options, headers });
-  if (response.status === 401 && !retried) {
-    const entered = window.prompt("This server needs an API key:");
-    if (entered) {
-      sessionStorage.setItem(KEY_NAME, entered.trim());
-      return api(path, options, true);
-    }
-  }
-  return response;
+// The API key lives in sessionStorage: a reload keeps it, closing the tab forgets it.
+function storedKey() {
+  return sessionStorage.getItem(KEY_NAME);
 }
 
+function storeKey(key) {
+  if (key) sessionStorage.setItem(KEY_NAME, key);
+  else sessionStorage.removeItem(KEY_NAME);
+  $("#forget-key").hidden = !key;
+}
+
+// fetch with the API key when one is known. On a 401 it asks for a key and sends the
+// request again; it gives the 401 back only when the person cancels the prompt.
+async function api(path, options = {}) {
+  for (;;) {
+    const sent = storedKey();
+    const headers = new Headers(options.headers || {});
+    if (sent) headers.set("Authorization", `Bearer ${sent}`);
+    const response = await fetch(path, { ...options, headers });
+    if (response.status !== 401) return response;
+    const current = storedKey();
+    if (current && current !== sent) continue; // a key came in while this request was out
+    // No reason shown for a first prompt: "a key is required" is what the prompt says.
+    const reason = sent ? await errorText(response.clone()) : "";
+    if (sent) storeKey(null);
+    if (!(await askForKey(reason))) return response;
+  }
+}
+
+// One prompt at a time: every request that got a 401 waits on the same answer.
+let keyWaiters = [];
+let focusBeforePrompt = null;
+
+function askForKey(reason) {
+  const panel = $("#key-panel");
+  const input = $("#api-key");
+  const opening = panel.hidden;
+  if (opening) {
+    focusBeforePrompt = document.activeElement;
+    panel.hidden = false;
+    input.value = "";
+  }
+  // A request joining an open prompt leaves what is being typed alone.
+  if (opening || reason) {
+    $("#key-error").textContent = reason;
+    input.setAttribute("aria-invalid", String(Boolean(reason)));
+  }
+  if (!panel.contains(document.activeElement)) input.focus();
+  return new Promise((resolve) => keyWaiters.push(resolve));
+}
+
+function closeKeyPrompt(gotKey) {
+  $("#key-panel").hidden = true;
+  const waiters = keyWaiters;
+  keyWaiters = [];
+  waiters.forEach((resolve) => resolve(gotKey));
+  const earlier = focusBeforePrompt;
+  const back = earlier?.isConnected && earlier !== document.body ? earlier : $("#question");
+  back.focus({ preventScroll: true });
+}
+
+// The reason a request failed, in words; a 429 says when to try again.
 async function errorText(response) {
+  if (response.status === 429) {
+    const seconds = retryAfter(response);
+    return seconds == null
+      ? "Too many requests. Try again shortly."
+      : `Too many requests. Try again in ${plural(seconds, "second")}.`;
+  }
   try {
     const body = await response.json();
     const detail = body.detail;
@@ -57,6 +109,14 @@ async function errorText(response) {
   } catch {
     return `${response.status} ${response.statusText}`.trim();
   }
+}
+
+// Retry-After is either a number of seconds or an HTTP date.
+function retryAfter(response) {
+  const value = (response.headers.get("Retry-After") || "").trim();
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : null;
 }
 
 // One SSE frame ("event: x\ndata: {...}") as {event, data}, or null for a comment or ping.
@@ -340,6 +400,25 @@ document.addEventListener("DOMContentLoaded", () => {
     $("#empty").hidden = false;
     $("#question").focus();
   });
-  loadDocuments();
+  $("#key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("#api-key").value.trim();
+    if (!key) return;
+    storeKey(key);
+    closeKeyPrompt(true);
+    if (!$("#doc-error").hidden) loadDocuments(); // it gave up when the prompt was cancelled
+  });
+  $("#key-cancel").addEventListener("click", () => closeKeyPrompt(false));
+  $("#key-panel").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closeKeyPrompt(false);
+  });
+  $("#forget-key").addEventListener("click", () => {
+    storeKey(null);
+    $("#doc-list").replaceChildren();
+    $("#doc-total").textContent = "";
+    loadDocuments(); // on a server with keys this asks for one again
+  });
+  $("#forget-key").hidden = !storedKey();
   $("#question").focus();
+  loadDocuments();
 });

@@ -133,6 +133,9 @@ def test_answer_streams_in_with_linked_sources(page: Chrome) -> None:
     sent = page.execute_script("return window.__asks")
     assert sent[0]["stream"] is True and sent[0]["question"] == "What is ragqa?"
     assert sent[0]["history"] == []
+    # No API keys on this server: no key prompt, nothing to forget.
+    assert not page.find_element(By.ID, "key-panel").is_displayed()
+    assert not page.find_element(By.ID, "forget-key").is_displayed()
     assert console_errors(page) == []
 
 
