@@ -73,6 +73,8 @@ def build_services(
             settings.device,
             settings.context_window,
             settings.repetition_penalty,
+            gguf_precision=settings.gguf_precision,
+            cache_dir=settings.cache_dir,
         )
     generator.load()
     store.dense_index()  # rebuild a missing or stale FAISS file now, not on the first query

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.generators.base import ChatMessage
+from app.generators.gguf_precision import GgufPrecision, gguf_for
 from vectorstore.models import resolve_model
 
 
@@ -136,11 +137,21 @@ class TransformersEngine:
 
 
 def open_engine(
-    backend: str, model: str, device: str, context_window: int, repetition_penalty: float
+    backend: str,
+    model: str,
+    device: str,
+    context_window: int,
+    repetition_penalty: float,
+    *,
+    gguf_precision: GgufPrecision = "original",
+    cache_dir: Path | None = None,
 ) -> RawEngine:
-    """The raw engine of `backend` on `model` (a setting, `bundled:` names included)."""
+    """The raw engine of `backend` on `model` (a setting, `bundled:` names included), on
+    the very file the service's generator opens under the same `gguf_precision`."""
     if backend == "llama_cpp":
-        return LlamaCppEngine(resolve_model(model), context_window, repetition_penalty)
+        cache = cache_dir or Path("~/.cache/ragqa").expanduser()
+        path = gguf_for(resolve_model(model), gguf_precision, cache)
+        return LlamaCppEngine(path, context_window, repetition_penalty)
     if backend == "transformers":
         return TransformersEngine(model, device, repetition_penalty)
     raise ValueError(f"no raw engine for the {backend!r} backend")

@@ -66,6 +66,8 @@ def _backend(
         settings.device,
         generator.context_window,
         settings.repetition_penalty,
+        gguf_precision=settings.gguf_precision,
+        cache_dir=settings.cache_dir,
     )
     env = {"RAGQA_GENERATOR_BACKEND": backend, "RAGQA_MAX_NEW_TOKENS": str(tokens)}
     say(f"generation: `python -m app` with {backend}, then {len(asked) - 1} answer(s) each side")

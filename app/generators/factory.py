@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app.generators.base import Generator
 from app.generators.echo import EchoGenerator
+from app.generators.gguf_precision import GgufPrecision
 from app.generators.llama_cpp import LlamaCppGenerator
 from app.generators.transformers_backend import TransformersGenerator
 from vectorstore.models import gpu_wanted, resolve_model
@@ -19,6 +20,9 @@ def build_generator(
     device: str = "auto",
     context_window: int | None = None,
     repetition_penalty: float = 1.0,
+    *,
+    gguf_precision: GgufPrecision = "original",
+    cache_dir: Path | None = None,
 ) -> Generator:
     """Pick and construct (not load) the generator; `auto` prefers llama.cpp for a .gguf on CPU.
 
@@ -40,7 +44,12 @@ def build_generator(
                 "use the transformers (or auto) backend, or a .gguf model"
             )
         return LlamaCppGenerator(
-            path, context_window=context_window, name=model, repetition_penalty=repetition_penalty
+            path,
+            context_window=context_window,
+            name=model,
+            repetition_penalty=repetition_penalty,
+            precision=gguf_precision,
+            cache_dir=cache_dir,
         )
     if is_gguf:
         file = Path(path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.generators.base import MAX_CONTEXT_WINDOW, ChatMessage
+from app.generators.gguf_precision import GgufPrecision, gguf_for
 from app.generators.plain_prompt import PLAIN_STOP, plain_chat_prompt
 
 
@@ -23,9 +24,13 @@ class LlamaCppGenerator:
         threads: int | None = None,
         name: str | None = None,
         repetition_penalty: float = 1.0,
+        precision: GgufPrecision = "original",
+        cache_dir: Path | None = None,
     ) -> None:
         self._repetition_penalty = repetition_penalty
         self._path = model_path
+        self._precision: GgufPrecision = precision
+        self._cache_dir = cache_dir or Path("~/.cache/ragqa").expanduser()
         self._requested_context = context_window
         self._threads = threads or os.cpu_count() or 1
         self._name = name or Path(model_path).stem
@@ -55,6 +60,7 @@ class LlamaCppGenerator:
                     "the llama_cpp generator backend needs the `llama-cpp-python` package; "
                     "run `make install` (or `pip install llama-cpp-python`)"
                 ) from exc
+            self._path = gguf_for(self._path, self._precision, self._cache_dir)
             n_ctx = self._requested_context or MAX_CONTEXT_WINDOW
             llm = self._open(Llama, n_ctx)
             trained = int(llama_model_n_ctx_train(llm.model))
