@@ -146,18 +146,20 @@ class AccessGuard:
                 reason = "a valid API key is required: send `Authorization: Bearer <key>`"
                 if key is not None:
                     reason = "the API key is not valid"
-                await _refuse(send, 401, reason, {"www-authenticate": 'Bearer realm="ragqa"'})
+                await _refuse(
+                    scope, send, 401, reason, {"www-authenticate": 'Bearer realm="ragqa"'}
+                )
                 return
             # Keyed by a digest: the key itself never sits in the bucket table.
             client = "key:" + _digest(key).hex()[:16]
         if self.limiter is not None and (wait := self.limiter.take(client)) > 0:
             retry = max(1, math.ceil(wait))
             reason = f"rate limit of {self.limiter.rate:g} requests/s exceeded; retry in {retry} s"
-            await _refuse(send, 429, reason, {"retry-after": str(retry)})
+            await _refuse(scope, send, 429, reason, {"retry-after": str(retry)})
             return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
-            await _refuse(send, 413, self._too_large(int(declared)), {"connection": "close"})
+            await _refuse(scope, send, 413, self._too_large(int(declared)), {"connection": "close"})
             return
         await self._bounded(scope, receive, send)
 
@@ -197,7 +199,7 @@ class AccessGuard:
         except BodyTooLarge:
             pass
         if over and not sent:
-            await _refuse(send, 413, self._too_large(), {"connection": "close"})
+            await _refuse(scope, send, 413, self._too_large(), {"connection": "close"})
 
 
 def _bearer(value: str) -> str | None:
@@ -211,8 +213,19 @@ def _client_address(scope: Scope) -> str:
     return f"addr:{client[0]}" if client else "addr:unknown"
 
 
-async def _refuse(send: Send, status: int, detail: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"detail": detail}).encode()
+# OpenAI clients read `error.message`; ragqa's own clients read `detail`.
+_OPENAI_ERROR = {401: "invalid_api_key", 413: "request_too_large", 429: "rate_limit_exceeded"}
+
+
+async def _refuse(
+    scope: Scope, send: Send, status: int, detail: str, headers: dict[str, str]
+) -> None:
+    payload: dict[str, object] = {"detail": detail}
+    if scope.get("path", "").startswith("/v1/"):
+        code = _OPENAI_ERROR.get(status)
+        kind = "authentication_error" if status == 401 else "invalid_request_error"
+        payload["error"] = {"message": detail, "type": kind, "param": None, "code": code}
+    body = json.dumps(payload).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

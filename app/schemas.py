@@ -137,3 +137,21 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: Any
+
+
+# Why each error status is answered, as the OpenAPI docs say it; routes pick theirs.
+_ERROR_REASONS = {
+    400: "The body is not parseable (not JSON, not UTF-8, a broken multipart form).",
+    404: "No such document.",
+    413: "Too large: the question, a file, or the whole request.",
+    415: "A file no loader reads (an image, an archive, binary data).",
+    422: "Invalid input: the fields' errors (a list), or why a file yielded no text.",
+    503: "The service is still loading its models, or the store cannot be used.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route answers, each with its
+    `{"detail": ...}` body: documented, clients (and schemathesis's status-code check) know
+    them from surprises."""
+    return {code: {"model": ErrorBody, "description": _ERROR_REASONS[code]} for code in codes}

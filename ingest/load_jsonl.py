@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.document import Document, Part
+from ingest.storable import storable, storable_text
 
 _ID_KEYS = ("id", "_id")
 _KNOWN_KEYS = frozenset({*_ID_KEYS, "title", "text", "metadata"})
+# Deeper records are refused: metadata is serialised to JSON again on every write and
+# read, recursively, and a hostile line ten thousand brackets deep made json.loads raise
+# RecursionError, which escaped as a crash rather than a bad line.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ def iter_jsonl(lines: Iterable[bytes], source: str) -> Iterator[Document | Recor
         except json.JSONDecodeError as exc:
             yield RecordError(number, f"invalid JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            yield RecordError(number, f"JSON nested more than {MAX_DEPTH} levels deep")
+            continue
         result = _document(record, source)
         if isinstance(result, str):
             yield RecordError(number, result)
@@ -62,6 +70,8 @@ def _document(record: Any, source: str) -> Document | str:
     """The record as a Document, or the reason it is not one."""
     if not isinstance(record, dict):
         return "not a JSON object"
+    if _depth(record) > MAX_DEPTH:
+        return f"JSON nested more than {MAX_DEPTH} levels deep"
     record_id = next((record[k] for k in _ID_KEYS if record.get(k) is not None), None)
     # Some corpora number their records; bool is an int to Python but never an id.
     if isinstance(record_id, int) and not isinstance(record_id, bool):
@@ -81,11 +91,24 @@ def _document(record: Any, source: str) -> Document | str:
         return '"metadata" is not an object'
     extra = {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
     return Document(
-        id=record_id,
+        id=storable_text(record_id),
         source=source,
-        parts=(Part(text.strip()),),
+        parts=(Part(storable_text(text.strip())),),
         # BEIR writes "" for records without a title.
-        title=(title or "").strip() or None,
-        metadata={**extra, **metadata},
+        title=storable_text((title or "").strip()) or None,
+        metadata=storable({**extra, **metadata}),
         format="text",
     )
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (0 for a scalar), level by level, not recursively;
+    it stops counting past MAX_DEPTH."""
+    depth, level = 0, [value]
+    while depth <= MAX_DEPTH:
+        containers = [v for v in level if isinstance(v, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [c for v in containers for c in (v.values() if isinstance(v, dict) else v)]
+    return depth

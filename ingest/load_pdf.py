@@ -8,6 +8,7 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
 from ingest.document import Document, LoaderError, Part
+from ingest.storable import storable_text
 
 # Titles that PDF producers write when the author gave none.
 _PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document"})
@@ -43,7 +44,8 @@ def load_pdf(data: bytes, doc_id: str, stem: str) -> Document:
         except Exception as exc:  # one damaged page should not cost the others
             first_error = first_error or exc
             continue
-        text = text.replace("\x00", "").strip()
+        # pypdf decodes a font's ToUnicode map as given, lone surrogates included.
+        text = storable_text(text.replace("\x00", "")).strip()
         if text:
             parts.append(Part(text, {"page": number}))
     if not parts:
@@ -79,7 +81,7 @@ def _title(reader: PdfReader) -> str | None:
         return None
     if not isinstance(title, str):
         return None
-    title = title.strip()
+    title = storable_text(title).strip()
     if not title or title.lower() in _PLACEHOLDER_TITLES:
         return None
     return title

@@ -10,6 +10,7 @@ import yaml
 from charset_normalizer import from_bytes
 
 from ingest.document import Document, LoaderError, Part
+from ingest.storable import storable, storable_text
 
 # More control characters than this (as a share of all characters) means the bytes only
 # happened to decode; real text has tabs and newlines and next to nothing else from Cc.
@@ -62,7 +63,8 @@ def _checked(text: str) -> str:
     controls = sum(1 for _ in _CONTROL.finditer(text))
     if controls > _MAX_CONTROL_SHARE * max(len(text), 1):
         raise LoaderError("looks binary (control characters), not text")
-    return text
+    # A guessed codec such as UTF-7 can decode to lone surrogates, which no store takes.
+    return storable_text(text)
 
 
 def load_text(data: bytes, doc_id: str, stem: str, *, markdown: bool) -> Document:
@@ -105,8 +107,10 @@ def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
         return text[match.end() :], {}
     try:
         parsed = yaml.safe_load(block)
-    except yaml.YAMLError:
+    except Exception:
         # Blog front matter is often not valid YAML (`title: [TIL] day 3`), yet readable.
+        # Not only YAMLError: PyYAML's constructors raise ValueError for `date: 2024-02-30`
+        # or `!!int 0x`, and its composer RecursionError for `x: [[[[...` thousands deep.
         parsed = _parse_simple(block)
     if not isinstance(parsed, dict) or not parsed:
         return text, {}
@@ -119,7 +123,8 @@ def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
         fields["title"] = _unquote(str(fields["title"])) or None
         if fields["title"] is None:
             del fields["title"]
-    return text[match.end() :], fields
+    # YAML's "\ud800" escape is a lone surrogate once parsed; the values are shallow.
+    return text[match.end() :], storable(fields)
 
 
 def _parse_simple(block: str) -> dict[str, Any]:

@@ -44,7 +44,10 @@ def load_uploads(uploads: Sequence[Upload]) -> list[Document]:
                 raise UploadError(400, f"{name}: the file is empty")
             # Our own temporary name, keeping the suffix the loader dispatches on.
             path = Path(tmp) / f"{i}-{re.sub(r'[^A-Za-z0-9._-]', '_', name)}"
-            path.write_bytes(upload.data)
+            try:
+                path.write_bytes(upload.data)
+            except OSError as exc:  # the temporary folder's disk is full, say
+                raise UploadError(503, f"{name}: cannot stage the upload: {exc}") from exc
             try:
                 result = load_file(path, name)
             except LoaderError as exc:

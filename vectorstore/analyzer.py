@@ -9,16 +9,18 @@ match both, and Latin words stay whole so English BM25 behaves as usual.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 
 from vectorstore import loanwords
 
 # Bump when terms() changes: stores rebuild their keyword index from the chunk text.
-VERSION = "5"
+VERSION = "6"  # 6: one stemmer per thread (a shared one mixed up concurrent words)
 
 _HANGUL = "\uac00-\ud7a3\u3130-\u318f"  # syllables and compatibility jamo
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"  # kana, ideographs
@@ -40,14 +42,25 @@ STOPWORDS = frozenset(
 )
 
 
-_STEMMER = snowballstemmer.stemmer("english")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
+# One stemmer per thread: a snowballstemmer stemmer keeps the word it is working on in the
+# instance, and one shared by the server's worker threads mixed their words up under load
+# (an IndexError inside stemWord, a 500 from /api/search; worse, another word's stem,
+# which lru_cache then kept for good and the keyword index stored).
+_LOCAL = threading.local()
+
+
+def _stemmer() -> Any:
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     # Porter2 only for plain English words; numbers, codes and other scripts stay as they are.
-    return str(_STEMMER.stemWord(word)) if _ASCII_WORD.match(word) else word
+    return str(_stemmer().stemWord(word)) if _ASCII_WORD.match(word) else word
 
 
 # Model and product names ("GPT-3", "Phi-3", "Llama-2") split into common pieces ("gpt",

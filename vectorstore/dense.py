@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import suppress
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,16 @@ class DenseIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
+    def flat_vectors(self) -> NDArray[np.float32] | None:
+        """The vectors in `ids()` order for an exact (flat) index, so `ragqa check` can
+        compare them with SQLite's; None for IVF kinds, which keep only lossy 8-bit codes."""
+        if self.kind != "flat":
+            return None
+        faiss = _faiss()
+        flat = faiss.downcast_index(self._index.index)
+        codes = faiss.vector_to_array(flat.codes)
+        return codes.view(np.float32).reshape(len(self), self.dimension)
+
     def search(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
@@ -108,8 +119,14 @@ class DenseIndex:
         """Write atomically: a crash leaves the old file or the new one, never half."""
         faiss = _faiss()
         tmp = path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, path)
+        try:
+            faiss.write_index(self._index, str(tmp))
+            os.replace(tmp, path)
+        except BaseException:
+            # On a full disk a half-written copy would hold on to the space still left.
+            with suppress(OSError):
+                tmp.unlink()
+            raise
         info = {
             "generation": self.generation,
             "count": len(self),
@@ -143,5 +160,10 @@ class DenseIndex:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".jtmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink()
+        raise

@@ -39,14 +39,18 @@ CREATE TABLE IF NOT EXISTS chunks (
 DDL += keywords.DDL
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+def connect(path: Path, *, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
+    """`immutable`: the file cannot change while open (a read-only mount). Only then can
+    SQLite read a WAL database whose -shm file it cannot create."""
+    uri = f"file:{path}?mode=ro" if readonly or immutable else f"file:{path}"
+    if immutable:
+        uri += "&immutable=1"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     # WAL: readers keep their snapshot while a writer commits, so they see a document's old
     # or new state, never half of it. NORMAL sync is durable across process crashes.
     conn.execute("PRAGMA busy_timeout = 30000")
-    if not readonly:
+    if not (readonly or immutable):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")

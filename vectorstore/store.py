@@ -6,8 +6,8 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ import numpy as np
 
 from vectorstore import index_kinds, keywords
 from vectorstore.dense import DenseIndex
+from vectorstore.faults import explain, is_read_only, on_read_only_mount, read_only_error
 from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
@@ -45,6 +46,8 @@ class DocumentWrite:
     metadata: dict[str, Any]
     chunks: Sequence[NewChunk]
     embeddings: NDArray[np.float32]
+    # Kept as given by `ragqa import`, so a restored store says when each was ingested.
+    ingested_at: str | None = None
 
 
 class Store(StoreQueries):
@@ -71,6 +74,11 @@ class Store(StoreQueries):
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create store folder {self.folder}: {exc}") from exc
+        # A read-only folder (a read-only volume, a store baked into an image) is served for
+        # search; every write fails with a StoreError that says so. On a read-only mount the
+        # database cannot change under us, which lets SQLite read it without a -shm file.
+        self.read_only = is_read_only(self.folder)
+        self._immutable = self.read_only and on_read_only_mount(self.folder)
         self._local = threading.local()
         self._lock = WriteLock(self.folder / "write.lock")
         self._index_lock = threading.RLock()
@@ -84,30 +92,40 @@ class Store(StoreQueries):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.folder / DB_FILE)
+            conn = connect(
+                self.folder / DB_FILE, readonly=self.read_only, immutable=self._immutable
+            )
             self._local.conn = conn
         return conn
 
     def _init_schema(self) -> None:
         """Create the tables once. An existing store is opened without the write lock, so a
         reader (the server, `ragqa search`) starts even while a bulk ingest is writing."""
+        if self.read_only and not (self.folder / DB_FILE).exists():
+            raise StoreError(f"{self.folder} holds no store, and a store cannot be made there")
         try:
             if self._has_schema():
                 return
-            with self._lock.hold():
+            with self._writing():
                 conn = self._conn()
                 conn.executescript(DDL)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
                 )
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.folder / DB_FILE} is not a usable database: {exc}") from exc
+            # A full disk fails the open too (SQLite needs room for its -shm file): say so,
+            # rather than call a sound database unusable.
+            raise explain(self.folder, exc) or StoreError(
+                f"{self.folder / DB_FILE} is not a usable database: {exc}"
+            ) from exc
 
     def _has_schema(self) -> bool:
         try:
             return self._meta("schema_version") == SCHEMA_VERSION
-        except sqlite3.OperationalError:  # no such table: a new store
-            return False
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a new store
+                return False
+            raise
 
     def _meta(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -137,24 +155,42 @@ class Store(StoreQueries):
         it is derived from the chunk text, like the FAISS index."""
         if self._meta("analyzer_version") == keywords.VERSION:
             return
-
-        def body(conn: sqlite3.Connection) -> None:
-            # Dropped, not emptied: the columns may have changed with the version.
-            conn.execute("DROP TABLE IF EXISTS chunks_vocab")
-            conn.execute("DROP TABLE IF EXISTS chunks_fts")
-            for statement in keywords.CREATE:  # not executescript: it would commit
-                conn.execute(statement)
-            rows = conn.execute(
-                "SELECT document_id, id, context, text FROM chunks ORDER BY document_id, ord"
-            ).fetchall()
-            for _, group in itertools.groupby(rows, key=lambda r: r[0]):
-                chunks = [(r[1], r[2], r[3]) for r in group]
-                conn.executemany(keywords.INSERT, keywords.rows(chunks))
-            conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)", (keywords.VERSION,)
+        if self.read_only:
+            raise StoreError(
+                f"the store at {self.folder} needs its keyword index rebuilt for this version "
+                "of ragqa, and it is read-only: open it once where it is writable"
             )
+        self._tx(self._rebuild_keywords)
 
-        self._tx(body)
+    def _rebuild_keywords(self, conn: sqlite3.Connection) -> None:
+        # Dropped, not emptied: the columns may have changed with the version.
+        conn.execute("DROP TABLE IF EXISTS chunks_vocab")
+        conn.execute("DROP TABLE IF EXISTS chunks_fts")
+        for statement in keywords.CREATE:  # not executescript: it would commit
+            conn.execute(statement)
+        rows = conn.execute(
+            "SELECT document_id, id, context, text FROM chunks ORDER BY document_id, ord"
+        ).fetchall()
+        for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+            chunks = [(r[1], r[2], r[3]) for r in group]
+            conn.executemany(keywords.INSERT, keywords.rows(chunks))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)", (keywords.VERSION,)
+        )
+
+    def rebuild_indexes(self) -> None:
+        """Rebuild the keyword index and the saved FAISS file from the chunk rows
+        (`ragqa check --repair`). The generation bump makes every reader drop its cached
+        FAISS copy and term counts, which were derived from the old indexes."""
+        with self.writer():
+            self._tx(self._rebuild_keywords)
+            if self.dimension is None:
+                return  # nothing embedded yet: no dense index to build
+            with self._index_lock:
+                self._index = None
+                # Built from SQLite, never loaded: the saved file is what may be damaged.
+                self._index = self._rebuild_index()
+                self._index.save(self.folder / INDEX_FILE)
 
     def generation(self) -> int:
         return int(self._meta("generation") or 0)
@@ -162,10 +198,13 @@ class Store(StoreQueries):
     def save_note(self, key: str, value: str) -> None:
         """Keep a small annotation (the latest eval summary) without touching the content
         generation, so no index is rebuilt because of it."""
-        with self._lock.hold():
-            self._conn().execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"note:{key}", value)
-            )
+        with self._writing():
+            try:
+                self._conn().execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"note:{key}", value)
+                )
+            except sqlite3.OperationalError as exc:
+                raise self._write_failed(exc) from exc
 
     def note(self, key: str) -> str | None:
         return self._meta(f"note:{key}")
@@ -175,7 +214,25 @@ class Store(StoreQueries):
     def writer(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
         """Hold the write lock across many writes (a bulk ingest); `on_wait` is called once
         if another writer holds it."""
-        return self._lock.hold(on_wait)
+        return self._writing(on_wait)
+
+    @contextmanager
+    def _writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the write lock, or fail with a StoreError that says why the store cannot
+        be written (read-only, disk full) before anything is embedded or written."""
+        if self.read_only:
+            raise read_only_error(self.folder)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(self._lock.hold(on_wait))
+            except OSError as exc:  # the lock file cannot be created
+                raise self._write_failed(exc) from exc
+            yield
+
+    def _write_failed(self, exc: BaseException) -> StoreError:
+        return explain(self.folder, exc) or StoreError(
+            f"cannot write to the store at {self.folder}: {exc}"
+        )
 
     def _tx(self, body: Callable[[sqlite3.Connection], None]) -> int:
         """Run `body` in one write transaction that also bumps the generation."""
@@ -189,15 +246,19 @@ class Store(StoreQueries):
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (it does on SQLITE_FULL): a second
+                # ROLLBACK would fail, and its error would hide why the write failed.
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
             return gen
 
-        try:
-            with self._lock.hold():
+        with self._writing():
+            try:
                 return run()
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write to the store at {self.folder}: {exc}") from exc
+            except sqlite3.OperationalError as exc:
+                raise self._write_failed(exc) from exc
 
     def write_documents(self, docs: Sequence[DocumentWrite]) -> None:
         """Insert or replace documents, all in one transaction."""
@@ -218,7 +279,7 @@ class Store(StoreQueries):
                         doc.content_hash,
                         json.dumps(doc.metadata, ensure_ascii=False),
                         len(doc.chunks),
-                        now,
+                        doc.ingested_at or now,
                     ),
                 )
                 indexed: list[tuple[int, str, str]] = []

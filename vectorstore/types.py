@@ -69,3 +69,16 @@ class StoreError(Exception):
 
 class EmbeddingMismatchError(StoreError):
     """The store was built with another embedding model."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One `ragqa check` outcome; `repairable` when `--repair` rebuilds what failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    repairable: bool = False
+
+    def line(self) -> str:
+        return f"{'ok' if self.ok else 'PROBLEM':<8} {self.name:<14} {self.detail}"

@@ -51,11 +51,13 @@ def launched(
     generator_model: str | None,
     timeout_s: float = 600,
     extra_env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[Launched]:
     """`python -m app` on `store`, started as a user would and timed until ready, serving
     until the block ends. With no `generator_model` the echo backend stands in for the
-    language model; `extra_env` sets more RAGQA_* settings. Its own process: bench clients
-    must not share its interpreter lock."""
+    language model; `extra_env` sets more RAGQA_* settings; `log_path` keeps the server's
+    output there (the load test reads the tracebacks behind a 5xx). Its own process: bench
+    clients must not share its interpreter lock."""
     port = free_port()
     argv = [sys.executable, "-m", "app", "--store", str(store), "--port", str(port)]
     argv += ["--embedding-model", embedding_model, "--device", device]
@@ -69,7 +71,7 @@ def launched(
     shown = shown.replace(str(store), "STORE").replace(str(port), "PORT")
     # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe
     # would block it.
-    with tempfile.TemporaryFile() as log:
+    with open(log_path, "w+b") if log_path else tempfile.TemporaryFile() as log:
         start = time.perf_counter()
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import ServicesDep
 from app.generators.base import ChatMessage
-from app.schemas import Answer, AskRequest
+from app.schemas import Answer, AskRequest, error_responses
 from app.streaming import sse_events
 
 router = APIRouter(prefix="/api", tags=["ask"])
@@ -25,7 +26,9 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/ask", response_model=Answer, responses=STREAM_DOC)
+@router.post(
+    "/ask", response_model=Answer, responses={**STREAM_DOC, **error_responses(400, 413, 503)}
+)
 async def ask(body: AskRequest, services: ServicesDep) -> Any:
     """Retrieve sources, generate an answer that cites them as [n], say so when not found.
 
@@ -45,4 +48,15 @@ async def ask(body: AskRequest, services: ServicesDep) -> Any:
     def events(cancel: threading.Event) -> Any:
         return rag.events(body.question, body.top_k, history, body.mode, cancel)
 
-    return EventSourceResponse(sse_events(events), ping=15)
+    # On SIGTERM sse-starlette sets `shutdown` (it polls every 0.5 s) and by default cuts
+    # the stream at once. Instead the answer may go on while uvicorn drains for
+    # RAGQA_SHUTDOWN_SECONDS, and ends with an `error` event a second before that bound,
+    # so a client never sees a stream cut without a `done` or an `error`.
+    shutdown = anyio.Event()
+    drain = services.settings.shutdown_seconds
+    return EventSourceResponse(
+        sse_events(events, shutdown, stop_after=max(0.0, drain - 1.0)),
+        ping=15,
+        shutdown_event=shutdown,
+        shutdown_grace_period=drain,
+    )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep
+from app.routes import paths  # noqa: F401 - registers the `anytext` convertor
 from app.schemas import (
     ChunkOut,
     DocumentDetail,
@@ -13,6 +14,7 @@ from app.schemas import (
     DocumentStatus,
     DocumentSummary,
     UploadResponse,
+    error_responses,
 )
 from ingest.uploads import Upload, UploadError, ingest_uploads
 
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/api/documents", tags=["documents"])
 READ_CHUNK = 1024 * 1024
 
 
-@router.post("", response_model=UploadResponse, responses={413: {}, 415: {}, 422: {}})
+@router.post("", response_model=UploadResponse, responses=error_responses(400, 413, 415, 422, 503))
 async def upload(files: list[UploadFile], services: ServicesDep) -> UploadResponse:
     """Ingest uploaded files (multipart field `files`) with the same pipeline as the CLI.
 
@@ -57,7 +59,9 @@ async def upload(files: list[UploadFile], services: ServicesDep) -> UploadRespon
 
 @router.get("", response_model=DocumentList)
 async def list_documents(
-    services: ServicesDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    services: ServicesDep,
+    offset: int = Query(0, ge=0, le=2**63 - 1),
+    limit: int = Query(100, ge=1, le=1000),
 ) -> DocumentList:
     """Stored documents, ordered by id."""
     infos, total = await run_in_threadpool(services.store.list_documents, offset, limit)
@@ -72,7 +76,7 @@ async def list_documents(
     )
 
 
-@router.get("/{doc_id:path}", response_model=DocumentDetail, responses={404: {}})
+@router.get("/{doc_id:anytext}", response_model=DocumentDetail, responses=error_responses(404))
 async def get_document(doc_id: str, services: ServicesDep) -> DocumentDetail:
     """One document and its chunks. The id is URL-encoded and may contain `/`."""
     info = await run_in_threadpool(services.store.get_info, doc_id)
@@ -91,7 +95,7 @@ async def get_document(doc_id: str, services: ServicesDep) -> DocumentDetail:
     )
 
 
-@router.delete("/{doc_id:path}", status_code=204, responses={404: {}})
+@router.delete("/{doc_id:anytext}", status_code=204, responses=error_responses(404))
 async def delete_document(doc_id: str, services: ServicesDep) -> Response:
     """Remove a document from every index."""
 

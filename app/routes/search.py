@@ -6,12 +6,12 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep
-from app.schemas import SearchRequest, SearchResponse
+from app.schemas import SearchRequest, SearchResponse, error_responses
 
 router = APIRouter(prefix="/api", tags=["search"])
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, responses=error_responses(400, 503))
 async def search(body: SearchRequest, services: ServicesDep) -> SearchResponse:
     """The best-matching passages for a query, best first.
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep
+from app.schemas import error_responses
 
 router = APIRouter(prefix="/api", tags=["stats"])
 
 
-@router.get("/stats")
+@router.get("/stats", responses=error_responses(503))
 async def stats(services: ServicesDep) -> dict[str, Any]:
     """Documents, chunks, store size on disk, the models in use, and the summary of the
     latest `ragqa eval` run against this store (null if none)."""

@@ -133,7 +133,8 @@ def test_keys_guard_the_api_but_not_health_or_page(keyed: str) -> None:
     assert wrong.status_code == 401 and "not valid" in wrong.json()["detail"]
     basic = httpx.get(f"{keyed}/api/stats", auth=("alpha-key-1", ""))
     assert basic.status_code == 401
-    assert httpx.get(f"{keyed}/v1/models").status_code == 401  # every /v1/* route too
+    v1 = httpx.get(f"{keyed}/v1/models")  # every /v1/* route too, in OpenAI's error shape
+    assert v1.status_code == 401 and v1.json()["error"]["code"] == "invalid_api_key"
     ok = httpx.post(f"{keyed}/api/search", json=SEARCH, headers=auth("beta-key-2"))
     assert ok.status_code == 200 and ok.json()["results"]
     for open_path in ("/healthz", "/readyz", "/", "/static/app.js", "/openapi.json"):

@@ -1,0 +1,1 @@
+"""Checks that run the service under load and feed it hostile input."""
