@@ -54,12 +54,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
+    from app.logging_setup import configure_logging
     from app.main import create_app
 
     settings = _settings(args)
+    configure_logging(settings.log_format)
     from vectorstore.store import Store
 
     # Fail fast, before binding: a store built with another embedding model cannot be served.
@@ -67,11 +75,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not _access_allowed(settings):
         return 2
     app = create_app(settings)
+    # uvicorn drains on SIGTERM, then raises the signal again under the handler it found;
+    # the default one would end a cleanly drained server as "killed by SIGTERM" (143).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level="info",
+        # Logging is configured above: uvicorn's loggers go through the same handler, and
+        # the access line comes from app.logging_setup.RequestContext, which knows the
+        # request id and the time to the last byte of a stream.
+        log_config=None,
+        access_log=False,
         # SIGTERM: stop accepting, let in-flight requests finish within this bound, exit.
         timeout_graceful_shutdown=settings.shutdown_seconds,
     )
@@ -85,7 +101,6 @@ def _access_allowed(settings: Settings) -> bool:
     from app.access import is_loopback
 
     log = logging.getLogger("ragqa")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     if settings.api_keys:
         log.info("API keys required on /api/* and /v1/*")
         return True
@@ -159,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--embedding-backend",
             dest="embedding_backend",
-            choices=("auto", "torch", "onnx", "onnx-int8"),
+            choices=("auto", "torch", "onnx", "onnx-int8", "openai"),
             help="auto: ONNX Runtime int8 on a CPU, PyTorch on a GPU",
         )
         p.add_argument("--device", help="auto, cpu, cuda, cuda:N (RAGQA_DEVICE)")
@@ -207,6 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     from app.cli_eval import add_parser
 
     add_parser(sub, common)
+    from app.cli_store import add_parser as add_store
+
+    add_store(sub, common)
     from app.cli_bench import add_parser as add_bench
 
     add_bench(sub, common)

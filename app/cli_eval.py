@@ -46,7 +46,9 @@ def add_parser(sub: Any, common: Any) -> None:
     shared(q)
     q.set_defaults(func=cmd_squad)
 
-    q = kinds.add_parser("qa", help="seeds-qa files: evidence hit@k, answer keywords, refusals")
+    q = kinds.add_parser(
+        "qa", help="seeds-qa files, follow-ups too: evidence hit@k, answer keywords, refusals"
+    )
     q.add_argument("files", type=Path, nargs="+")
     q.add_argument("--corpus", type=Path, help="ingest this folder into the store first")
     q.add_argument("--top-k", type=int, default=5)
@@ -111,6 +113,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
 
 def cmd_qa(args: argparse.Namespace) -> int:
     from app.evaluation.datasets import load_qa
+    from app.evaluation.followups import REWRITTEN, STRATEGIES, followup_scores
     from app.evaluation.runner import qa_scores
     from ingest.runner import run_ingest
 
@@ -119,5 +122,12 @@ def cmd_qa(args: argparse.Namespace) -> int:
         with services.store.writer():
             print(run_ingest(services.pipeline, [str(args.corpus)]).line(), file=sys.stderr)
     rows = [r for f in args.files for r in load_qa(f)]
-    scores = qa_scores(services.rag, rows, args.top_k, answers=not args.no_answers)
-    return _finish(args, services, "qa", f"qa ({len(rows)} questions)", [scores])
+    # Rows with a `history` are conversations: their last question is a follow-up.
+    single = [r for r in rows if not r.get("history")]
+    talks = [r for r in rows if r.get("history")]
+    results = [qa_scores(services.rag, single, args.top_k, not args.no_answers)] if single else []
+    if talks:
+        # Rewriting needs the real generator; --no-answers loads none.
+        ways = [w for w in STRATEGIES if w != REWRITTEN or not args.no_answers]
+        results += followup_scores(services.rag, talks, args.top_k, ways)
+    return _finish(args, services, "qa", f"qa ({len(rows)} questions)", results)

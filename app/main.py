@@ -9,17 +9,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
 from app.generators.base import Generator
+from app.metrics import Metrics
+from app.observer import NullObserver, RagObserver
 from app.rag import RagService
-from app.routes import ask, documents, health, search, stats
+from app.routes import ask, documents, health, openai_compat, search, stats
 from app.state import Services
 from ingest.pipeline import Pipeline
 from vectorstore.embedder import Embedder
+from vectorstore.openai_server import RemoteServerError
 from vectorstore.retrieval import Retriever
 from vectorstore.store import Store
 from vectorstore.types import StoreError
@@ -38,6 +43,10 @@ def build_embedder(settings: Settings) -> Embedder:
         device=settings.device,
         batch_size=settings.embedding_batch_size,
         cache_dir=settings.cache_dir,
+        base_url=settings.embedding_base_url,
+        api_key=settings.embedding_api_key.get_secret_value(),
+        max_tokens=settings.embedding_max_tokens,
+        wait_s=settings.openai_wait_seconds,
     )
 
 
@@ -57,6 +66,7 @@ def build_services(
     store: Store | None = None,
     embedder: Embedder | None = None,
     generator: Generator | None = None,
+    observer: RagObserver | None = None,
 ) -> Services:
     """Build whatever was not passed in, loading the models (slow: call off the event loop)."""
     if embedder is None:
@@ -75,6 +85,9 @@ def build_services(
             settings.repetition_penalty,
             gguf_precision=settings.gguf_precision,
             cache_dir=settings.cache_dir,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key.get_secret_value(),
+            wait_s=settings.openai_wait_seconds,
         )
     generator.load()
     store.dense_index()  # rebuild a missing or stale FAISS file now, not on the first query
@@ -95,6 +108,7 @@ def build_services(
         min_relevance=settings.min_relevance,
         context_window=settings.context_window,
         source_tokens=settings.source_tokens,
+        observer=observer or NullObserver(),
     )
     return Services(
         settings, store, embedder, generator, rag, build_pipeline(settings, store, embedder)
@@ -131,6 +145,18 @@ def _guard(app: FastAPI, settings: Settings) -> None:
         )
 
 
+def _observe(app: FastAPI, metrics: Metrics | None) -> None:
+    """Added last, so outermost: requests the access guard refuses get a request id, an
+    access log line and a count too."""
+    from app.logging_setup import RequestContext
+    from app.metrics import MetricsMiddleware
+
+    if metrics is not None:
+        app.add_route("/metrics", metrics.exposition, include_in_schema=False)
+        app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)
+    app.add_middleware(RequestContext)
+
+
 def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
@@ -140,12 +166,17 @@ def create_app(
     """The ASGI app. Parts passed in are used as they are; the lifespan builds the rest in a
     background thread so `/healthz` answers at once and `/readyz` turns 200 when done."""
     settings = settings or Settings()
+    metrics = Metrics() if settings.metrics else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         def load() -> None:
             try:
-                services = build_services(settings, store, embedder, generator)
+                services = build_services(settings, store, embedder, generator, metrics)
+                if metrics is not None:
+                    from app.metrics import StoreCounts
+
+                    metrics.watch_store(StoreCounts(services.store))
                 services.ready.set()
                 app.state.services = services
                 log.info("ready: %s", services.store.stats())
@@ -168,17 +199,29 @@ def create_app(
     )
     app.state.services = None
     app.state.startup_error = None
-    for module in (health, search, ask, documents, stats):
+    app.state.metrics = metrics
+    for module in (health, search, ask, documents, stats, openai_compat):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _guard(app, settings)
+    _observe(app, metrics)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI raises some errors (a body that is not UTF-8, an unknown /v1 path) before
+        # or outside the /v1 route class: OpenAI clients still get OpenAI's shape.
+        if request.url.path.startswith("/v1/"):
+            return openai_compat.error_response(exc.status_code, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):
+            return openai_compat.validation_error(exc)
         # 422 with pydantic's reasons, minus the echoed input (it may be 100 KB of question).
         detail = [
             {k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()
@@ -187,6 +230,11 @@ def create_app(
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(RemoteServerError)
+    async def remote_error(_: Request, exc: RemoteServerError) -> JSONResponse:
+        # The generator or embedder server is down or slow: ours is fine, retry later.
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     return app

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.citations import attribute, clean_citations
+from app.conversation import search_query
 from app.generators.base import ChatMessage, Generator
 from app.guards import is_looping, trim_repeats
 from app.language import not_found_message
+from app.observer import NullObserver, RagObserver
 from app.prompts import build_prompt
 from app.schemas import Answer, Source, Timings, Usage
 from vectorstore.retrieval import Retriever
@@ -45,6 +47,7 @@ class RagService:
     min_relevance: float = 0.2
     context_window: int | None = None
     source_tokens: int | None = None  # cap on the sources' share of the prompt
+    observer: RagObserver = field(default_factory=NullObserver)  # metrics, when served
 
     def __post_init__(self) -> None:
         # One generation at a time: requests queue here instead of failing or thrashing
@@ -52,8 +55,16 @@ class RagService:
         self._generate_lock = threading.Lock()
 
     def search(self, query: str, top_k: int, mode: SearchMode) -> list[Source]:
-        hits = self.retriever.search(query, top_k, mode)
+        hits, _ = self._retrieve(query, top_k, mode)
         return [to_source(i, h) for i, h in enumerate(hits, start=1)]
+
+    def _retrieve(self, query: str, top_k: int, mode: SearchMode) -> tuple[list[SearchHit], float]:
+        """The hits and the milliseconds they took."""
+        start = time.perf_counter()
+        hits = self.retriever.search(query, top_k, mode)
+        seconds = time.perf_counter() - start
+        self.observer.retrieved(mode, seconds)
+        return hits, seconds * 1000
 
     def answer(
         self,
@@ -61,10 +72,21 @@ class RagService:
         top_k: int = 5,
         history: Sequence[ChatMessage] = (),
         mode: SearchMode = "hybrid",
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Answer:
         """The whole answer at once (the non-streaming API)."""
         final: dict[str, Any] = {}
-        for event, payload in self.events(question, top_k, history, mode):
+        events = self.events(
+            question,
+            top_k,
+            history,
+            mode,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+        )
+        for event, payload in events:
             if event == "done":
                 final = payload
         return Answer.model_validate(final)
@@ -76,11 +98,22 @@ class RagService:
         history: Sequence[ChatMessage] = (),
         mode: SearchMode = "hybrid",
         cancel: threading.Event | None = None,
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Iterator[Event]:
-        """Sources first, then tokens, then the final Answer as a dict."""
-        start = time.perf_counter()
-        hits = self.retriever.search(question, top_k, mode)
-        retrieve_ms = (time.perf_counter() - start) * 1000
+        """Sources first, then tokens, then the final Answer as a dict.
+
+        `max_new_tokens` and `temperature` override the service's for this request (the
+        OpenAI-compatible route takes them per request); the answer length never exceeds
+        the service's own limit.
+        """
+        limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+        heat = self.temperature if temperature is None else temperature
+        # A follow-up names its subject only in an earlier question, but an off-topic one
+        # must not borrow its passages to pass the relevance bar (docs/EVALUATION.md).
+        query = search_query(question, history, self.retriever)
+        hits, retrieve_ms = self._retrieve(query, top_k, mode)
         best = max((h.relevance for h in hits), default=0.0)
         if best < self.min_relevance:
             sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
@@ -96,7 +129,7 @@ class RagService:
             history,
             count_tokens=self.generator.count_tokens,
             context_window=window,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=limit,
             source_tokens=self.source_tokens,
         )
         sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
@@ -104,12 +137,12 @@ class RagService:
         pieces: list[str] = []
         first_ms: float | None = None
         looped = False
-        with self._generate_lock:
+        with self.observer.generator_turn(), self._generate_lock:
             gen_start = time.perf_counter()
             stream = self.generator.stream(
                 built.messages,
-                max_new_tokens=self.max_new_tokens,
-                temperature=self.temperature,
+                max_new_tokens=limit,
+                temperature=heat,
                 cancel=cancel,
             )
             try:
@@ -130,6 +163,8 @@ class RagService:
             prompt_tokens = self.generator.prompt_tokens(built.messages)
         raw = "".join(pieces)
         completion = self.generator.count_tokens(raw) if raw else 0
+        first_s = None if first_ms is None else first_ms / 1000
+        self.observer.generated(generate_ms / 1000, completion, first_s)
         text, cited = clean_citations(trim_repeats(raw) if looped else raw, len(sources))
         if not cited:
             text, cited = attribute(text, [f"{s.context}\n{s.text}" for s in sources])

@@ -11,7 +11,7 @@ from vectorstore.models import gpu_wanted
 
 log = logging.getLogger("ragqa")
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openai")
 
 
 def make_embedder(
@@ -21,14 +21,32 @@ def make_embedder(
     device: str = "auto",
     batch_size: int = 32,
     cache_dir: Path | None = None,
+    base_url: str = "",
+    api_key: str = "",
+    max_tokens: int | None = None,
+    wait_s: float = 300.0,
 ) -> Embedder:
     """Construct (not load) the embedder.
 
     `auto` runs ONNX Runtime int8 on a CPU (about 3x PyTorch fp32 here, nDCG@10 within
-    0.005 on SciFact: docs/EVALUATION.md) and PyTorch wherever a GPU is wanted.
+    0.005 on SciFact: docs/EVALUATION.md) and PyTorch wherever a GPU is wanted. `openai`
+    asks the server at `base_url` for vectors of the model it serves under the name `model`.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "openai":
+        if not base_url:
+            raise ValueError("the openai embedding backend needs RAGQA_EMBEDDING_BASE_URL")
+        from vectorstore.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            model,
+            base_url=base_url,
+            api_key=api_key,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            wait_s=wait_s,
+        )
     if backend == "auto":
         backend = "torch" if gpu_wanted(device) or not _onnx_available() else "onnx-int8"
     if backend == "torch":

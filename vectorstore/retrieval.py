@@ -115,6 +115,18 @@ class Retriever:
             out.append(fertile * seen / letters if letters else 1.0)  # digits, symbols
         return out
 
+    def unknown_terms(self, text: str) -> tuple[int, int]:
+        """How many of the text's search terms occur in no chunk of the store, of how many.
+
+        A question about something the documents never mention is mostly such terms; a
+        follow-up ("그럼 단점은?") is mostly words the documents use.
+        """
+        terms = analyzer.query_terms(text)
+        if not terms:
+            return 0, 0
+        df, _ = self.store.document_frequencies(terms)
+        return sum(1 for t in terms if t not in df), len(terms)
+
     def _known_rows(self, row_ids: list[int]) -> float:
         rows = self.store.fetch_chunks(row_ids)
         ids = [i for i in row_ids if i in rows]

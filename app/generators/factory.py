@@ -11,7 +11,7 @@ from app.generators.llama_cpp import LlamaCppGenerator
 from app.generators.transformers_backend import TransformersGenerator
 from vectorstore.models import gpu_wanted, resolve_model
 
-BACKENDS = ("auto", "llama_cpp", "transformers", "echo")
+BACKENDS = ("auto", "llama_cpp", "transformers", "echo", "openai")
 
 
 def build_generator(
@@ -23,15 +23,28 @@ def build_generator(
     *,
     gguf_precision: GgufPrecision = "original",
     cache_dir: Path | None = None,
+    base_url: str = "",
+    api_key: str = "",
+    wait_s: float = 300.0,
 ) -> Generator:
     """Pick and construct (not load) the generator; `auto` prefers llama.cpp for a .gguf on CPU.
 
-    `model` is a Hugging Face id, a local folder, a .gguf file or a `bundled:` name.
+    `model` is a Hugging Face id, a local folder, a .gguf file or a `bundled:` name; for
+    the `openai` backend, the name of a model the server at `base_url` serves.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown generator backend {backend!r}; choose one of {BACKENDS}")
     if backend == "echo":
         return EchoGenerator(context_window=context_window or 4096)
+    if backend == "openai":
+        if not base_url:
+            raise ValueError("the openai generator backend needs RAGQA_OPENAI_BASE_URL")
+        from app.generators.openai_backend import OpenAIGenerator
+
+        # The model is the server's to resolve: a local path or `bundled:` name means nothing there.
+        return OpenAIGenerator(
+            model, base_url=base_url, api_key=api_key, context_window=context_window, wait_s=wait_s
+        )
     path = resolve_model(model)
     is_gguf = path.lower().endswith(".gguf")
     if backend == "auto":

@@ -9,6 +9,7 @@ const hangul = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]/;
 let history = [];
 let turnCount = 0;
 let busy = false;
+let controller = null; // aborts the answer being streamed
 
 // Long paths keep their last two parts: enough to tell two README.md files apart.
 function shortPath(path) {
@@ -237,9 +238,38 @@ function addTurn(question) {
   return { turn, item, answer, status, sources, meta };
 }
 
+// "12 ms" under a second, "1.4 s" above.
+function duration(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function copyButton(text) {
+  const button = el("button", "ghost copy", "Copy answer");
+  button.type = "button";
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => (button.textContent = "Copy answer"), 2000);
+  });
+  return button;
+}
+
 function finish(t, result) {
   t.answer.classList.remove("pending");
   t.answer.removeAttribute("aria-busy");
+  if (result.stopped) {
+    // What came so far stays readable; the question still counts for follow-ups.
+    t.status.className = "status stopped";
+    t.status.textContent = "Stopped.";
+    if (!t.item.isConnected) return; // stopped by New chat: not part of the new one
+    history.push({ role: "user", content: t.question });
+    if (result.partial) history.push({ role: "assistant", content: result.partial });
+    return;
+  }
   if (result.error) {
     t.status.className = "status error";
     t.status.textContent = result.error;
@@ -255,22 +285,33 @@ function finish(t, result) {
   } else {
     t.status.remove();
   }
-  const ms = (a.timings?.retrieve_ms ?? 0) + (a.timings?.generate_ms ?? 0);
-  t.meta.textContent = [a.model, ms ? `${(ms / 1000).toFixed(1)} s` : ""].filter(Boolean).join(" · ");
+  const timings = a.timings || {};
+  const parts = [a.model];
+  if (timings.retrieve_ms != null) parts.push(`retrieve ${duration(timings.retrieve_ms)}`);
+  if (timings.generate_ms) parts.push(`generate ${duration(timings.generate_ms)}`);
+  t.meta.replaceChildren(el("span", "timings", parts.filter(Boolean).join(" · ")), copyButton(a.answer));
   history.push({ role: "user", content: t.question }, { role: "assistant", content: a.answer });
 }
 
-async function ask(question) {
+// `signal` aborts the request: the Stop button, Escape, New chat.
+async function ask(question, signal) {
   const t = addTurn(question);
   t.question = question;
   const topK = Math.min(20, Math.max(1, Number($("#top-k").value) || 5));
-  const body = { question, top_k: topK, history: history.slice(-2 * HISTORY_TURNS), stream: true };
+  const body = {
+    question,
+    top_k: topK,
+    mode: $("#mode").value,
+    history: history.slice(-2 * HISTORY_TURNS),
+    stream: true,
+  };
   let streamed = "";
   try {
     const response = await api("api/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify(body),
+      signal,
     });
     if (!response.ok) return finish(t, { error: await errorText(response) });
     if (!(response.headers.get("Content-Type") || "").includes("text/event-stream")) {
@@ -291,7 +332,9 @@ async function ask(question) {
     }
     finish(t, { error: "The connection closed before the answer was complete." });
   } catch (err) {
-    finish(t, { error: `The request failed: ${err.message}` });
+    // Closing the connection is what stops the server generating.
+    if (signal.aborted) finish(t, { stopped: true, partial: streamed });
+    else finish(t, { error: `The request failed: ${err.message}` });
   }
 }
 
@@ -369,13 +412,21 @@ function submit() {
   const question = box.value.trim();
   if (!question || busy) return;
   busy = true;
+  controller = new AbortController();
   $("#send").disabled = true;
+  $("#stop").hidden = false;
   box.value = "";
-  ask(question).finally(() => {
+  ask(question, controller.signal).finally(() => {
     busy = false;
+    controller = null;
     $("#send").disabled = false;
+    $("#stop").hidden = true;
     box.focus({ preventScroll: true });
   });
+}
+
+function stop() {
+  if (controller) controller.abort();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -394,7 +445,13 @@ document.addEventListener("DOMContentLoaded", () => {
     e.target.value = "";
     if (files.length) upload(files);
   });
+  $("#stop").addEventListener("click", stop);
+  // Escape stops the answer from anywhere on the page; in the key prompt it cancels that.
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && busy && !$("#key-panel").contains(e.target)) stop();
+  });
   $("#new-chat").addEventListener("click", () => {
+    stop();
     history = [];
     $("#log").replaceChildren();
     $("#empty").hidden = false;
