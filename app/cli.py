@@ -32,14 +32,13 @@ def _embedder(settings: Settings) -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from app.main import build_pipeline
+    from app.main import build_pipeline, open_store
     from ingest.runner import run_ingest
-    from vectorstore.store import Store
 
     settings = _settings(args)
     embedder = _embedder(settings)
     # Refuses a mismatched model first.
-    store = Store(settings.store, embedder.model_name, index_kind=settings.index_kind)
+    store = open_store(settings, embedder.model_name)
     if args.if_empty and (count := store.stats()["documents"]):
         print(f"{settings.store} already holds {count} documents; nothing ingested")
         return 0
@@ -64,14 +63,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.logging_setup import configure_logging
-    from app.main import create_app
+    from app.main import create_app, open_store
 
     settings = _settings(args)
     configure_logging(settings.log_format)
-    from vectorstore.store import Store
 
     # Fail fast, before binding: a store built with another embedding model cannot be served.
-    Store(settings.store, settings.embedding_model).close()
+    open_store(settings, settings.embedding_model).close()
     if not _access_allowed(settings):
         return 2
     app = create_app(settings)

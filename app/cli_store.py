@@ -38,11 +38,13 @@ def add_parser(sub: Any, common: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 when sound, 1 when not; a missing or unreadable store raises (exit 2)."""
+    from app.main import dense_options
     from vectorstore.check import check_store, repair_store
 
     settings = _settings(args)
     folder = settings.store
-    findings = check_store(folder, settings.index_kind, settings.embedding_model)
+    backend = settings.store_backend
+    findings = check_store(folder, settings.index_kind, settings.embedding_model, backend)
     problems = _report(folder, findings)
     if not problems:
         return 0
@@ -57,9 +59,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             "rebuilds from; fix that first (re-ingest the documents named, or restore a backup)"
         )
         return 1
-    repair_store(folder, settings.index_kind)
+    repair_store(folder, settings.index_kind, **dense_options(settings))
     print("repaired: rebuilt the keyword and dense indexes from SQLite; checking again")
-    findings = check_store(folder, settings.index_kind, settings.embedding_model)
+    findings = check_store(folder, settings.index_kind, settings.embedding_model, backend)
     return 1 if _report(folder, findings) else 0
 
 
@@ -86,10 +88,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from app.main import open_store
     from vectorstore.importing import import_store, needs_reembedding
     from vectorstore.portable import verify_export
     from vectorstore.readonly import recorded_model
-    from vectorstore.store import Store
 
     settings = _settings(args)
     # Every line is read and checked before the store is even opened: a bad file leaves
@@ -112,7 +114,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         embedder = _embedder(_settings(args, embedding_model=model))
         dimension = embedder.dimension
-    store = Store(settings.store, model, dimension, index_kind=settings.index_kind)
+    store = open_store(settings, model, dimension)
 
     def waiting() -> None:
         print(f"waiting for another writer to release {settings.store} ...", file=sys.stderr)

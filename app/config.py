@@ -130,6 +130,27 @@ class Settings(BaseSettings):
         "bytes a vector, recall@10 ~0.98 (approximate scores). A store whose index no longer "
         "matches is rebuilt from SQLite on its next load.",
     )
+    store_backend: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Dense (vector) search. faiss: an index file in the store folder. milvus: "
+        "a Milvus collection (Milvus Lite in the store folder, or RAGQA_MILVUS_URI). SQLite "
+        "stays the source of truth either way; the dense index is rebuilt from it when behind.",
+    )
+    milvus_uri: str = Field(
+        "",
+        description="milvus store backend: the server, e.g. http://milvus:19530. Empty: "
+        "Milvus Lite, a milvus.db file in the store folder (one process at a time).",
+    )
+    milvus_token: SecretStr = Field(
+        SecretStr(""),
+        description="milvus store backend: the server's token (user:password, or an API key).",
+    )
+    milvus_collection: str = Field(
+        "ragqa_chunks",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$",
+        description="milvus store backend: the collection holding the chunk vectors; one per "
+        "store when several share a server.",
+    )
     host: str = Field("127.0.0.1", description="Bind address for `ragqa serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port for `ragqa serve`.")
     api_keys: str = Field(
@@ -218,6 +239,16 @@ class Settings(BaseSettings):
                     f"the openai backend needs RAGQA_{name.upper()}, an http(s) URL such as "
                     f"http://host:8000/v1 (got {url!r})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_milvus_uri(self) -> Settings:
+        uri = self.milvus_uri
+        if self.store_backend == "milvus" and uri and "://" not in uri:
+            raise ValueError(
+                f"RAGQA_MILVUS_URI must be a server URL such as http://host:19530, or empty for "
+                f"Milvus Lite in the store folder (got {uri!r})"
+            )
         return self
 
     @model_validator(mode="after")

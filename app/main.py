@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -31,6 +32,21 @@ from vectorstore.types import StoreError
 
 log = logging.getLogger("ragqa")
 STATIC = Path(__file__).parent / "static"
+
+
+def dense_options(settings: Settings) -> dict[str, Any]:
+    """The Store's dense-index arguments: FAISS, or Milvus and where to find it."""
+    return {
+        "dense_backend": settings.store_backend,
+        "milvus_uri": settings.milvus_uri,
+        "milvus_token": settings.milvus_token.get_secret_value(),
+        "milvus_collection": settings.milvus_collection,
+    }
+
+
+def open_store(settings: Settings, model: str, dimension: int | None = None) -> Store:
+    """The configured store; refuses one built with another embedding model."""
+    return Store(settings.store, model, dimension, settings.index_kind, **dense_options(settings))
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -73,7 +89,7 @@ def build_services(
         embedder = build_embedder(settings)
         embedder.dimension  # noqa: B018 - loads the model now, not on the first query
     if store is None:
-        store = Store(settings.store, embedder.model_name, embedder.dimension, settings.index_kind)
+        store = open_store(settings, embedder.model_name, embedder.dimension)
     if generator is None:
         from app.generators.factory import build_generator
 
@@ -90,7 +106,7 @@ def build_services(
             wait_s=settings.openai_wait_seconds,
         )
     generator.load()
-    store.dense_index()  # rebuild a missing or stale FAISS file now, not on the first query
+    store.dense_index()  # rebuild a missing or stale dense index now, not on the first query
     _one_search_thread()
     reranker = None
     if settings.reranker:

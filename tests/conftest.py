@@ -20,7 +20,7 @@ from app.main import create_app
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from vectorstore.embedder import HashEmbedder
-from vectorstore.store import Store
+from vectorstore.store import DenseBackendName, Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -53,8 +53,19 @@ def embedder() -> HashEmbedder:
 
 
 @pytest.fixture
-def store(tmp_path: Path, embedder: HashEmbedder) -> Iterator[Store]:
-    s = Store(tmp_path / "store", embedder.model_name, embedder.dimension)
+def store_backend() -> DenseBackendName:
+    """The dense backend of the `store` fixture: a module that runs its tests against
+    every backend overrides this with a fixture parametrized over them."""
+    return "faiss"
+
+
+@pytest.fixture
+def store(
+    tmp_path: Path, embedder: HashEmbedder, store_backend: DenseBackendName
+) -> Iterator[Store]:
+    s = Store(
+        tmp_path / "store", embedder.model_name, embedder.dimension, dense_backend=store_backend
+    )
     yield s
     s.close()
 

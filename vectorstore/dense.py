@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -25,6 +25,25 @@ def _faiss() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError("faiss-cpu is not installed; run `make install`") from exc
     return faiss
+
+
+class DenseBackend(Protocol):
+    """What the Store needs of a dense index: this FAISS one, or MilvusDense."""
+
+    generation: int  # the store generation the index reflects
+
+    @property
+    def kind(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None: ...
+
+    def remove(self, ids: NDArray[np.int64]) -> None: ...
+
+    def ids(self) -> NDArray[np.int64]: ...
+
+    def search(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]: ...
 
 
 class DenseIndex:

@@ -1,9 +1,11 @@
-"""The Store: SQLite (documents, chunks, embeddings, FTS5) as the source of truth + FAISS."""
+"""The Store: SQLite (documents, chunks, embeddings, FTS5) as the source of truth + a dense
+index derived from it (FAISS, or a Milvus collection)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -11,12 +13,12 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, suppre
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from vectorstore import index_kinds, keywords
-from vectorstore.dense import DenseIndex
+from vectorstore.dense import DenseBackend, DenseIndex
 from vectorstore.faults import explain, is_read_only, on_read_only_mount, read_only_error
 from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
@@ -30,6 +32,12 @@ from vectorstore.types import (
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from vectorstore.milvus_dense import MilvusDense
+
+DenseBackendName = Literal["faiss", "milvus"]
+
+log = logging.getLogger("ragqa")
 
 DB_FILE = "store.sqlite3"
 INDEX_FILE = "dense.faiss"
@@ -64,9 +72,24 @@ class Store(StoreQueries):
         dimension: int | None = None,
         index_kind: IndexChoice = "auto",
         flat_max: int = index_kinds.FLAT_MAX,
+        dense_backend: DenseBackendName = "faiss",
+        milvus_uri: str = "",
+        milvus_token: str = "",
+        milvus_collection: str = "ragqa_chunks",
     ) -> None:
-        """`index_kind` picks the FAISS index (`auto`: exact below `flat_max` vectors)."""
+        """`index_kind` picks the FAISS index (`auto`: exact below `flat_max` vectors).
+        `dense_backend="milvus"` searches a Milvus collection instead: Milvus Lite in the
+        store folder when `milvus_uri` is empty, else the server at that URI. Nothing
+        connects to Milvus until the first search or write needs it."""
         self.folder = Path(folder)
+        self.dense_backend: DenseBackendName = dense_backend
+        self._milvus_options = {
+            "uri": milvus_uri,
+            "token": milvus_token,
+            "collection": milvus_collection,
+        }
+        self._milvus: MilvusDense | None = None
+        self._milvus_builds = 0  # rebuilds so far: a thread that waited on another's skips its own
         self.embedding_model = embedding_model
         self.index_kind: IndexChoice = index_kind
         self.flat_max = flat_max
@@ -186,6 +209,10 @@ class Store(StoreQueries):
             self._tx(self._rebuild_keywords)
             if self.dimension is None:
                 return  # nothing embedded yet: no dense index to build
+            if self.dense_backend == "milvus":
+                with self._index_lock:
+                    self._fill_milvus(self._open_milvus())
+                return
             with self._index_lock:
                 self._index = None
                 # Built from SQLite, never loaded: the saved file is what may be damaged.
@@ -301,16 +328,20 @@ class Store(StoreQueries):
                     added.append((row_id, vec))
                 conn.executemany(keywords.INSERT, keywords.rows(indexed))
 
-        gen = self._tx(body)
-        self._apply_to_index(gen, removed, added)
+        # One lock across both: no rebuild of a Milvus collection (which other processes
+        # share) may run between this commit and this write to it.
+        with self._writing():
+            gen = self._tx(body)
+            self._apply_to_index(gen, removed, added)
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False (and no write at all) if it is unknown."""
         if self.get_info(doc_id) is None:
             return False
         removed: list[int] = []
-        gen = self._tx(lambda conn: removed.extend(self._delete_rows(conn, doc_id)))
-        self._apply_to_index(gen, removed, [])
+        with self._writing():
+            gen = self._tx(lambda conn: removed.extend(self._delete_rows(conn, doc_id)))
+            self._apply_to_index(gen, removed, [])
         return True
 
     def _delete_rows(self, conn: sqlite3.Connection, doc_id: str) -> list[int]:
@@ -343,21 +374,45 @@ class Store(StoreQueries):
     def _apply_to_index(
         self, gen: int, removed: list[int], added: list[tuple[int, NDArray[np.float32]]]
     ) -> None:
-        """Keep an in-memory index in step with this process's own writes, cheaply."""
+        """Keep the dense index in step with this process's own writes, cheaply. A Milvus
+        write that fails, or a process that dies before it, leaves the collection's record
+        behind SQLite: the next use rebuilds it from SQLite, where the write is safe."""
         with self._index_lock:
-            index = self._index
+            index: DenseBackend | None = self._index
+            if self._milvus is not None:
+                index = self._milvus
             if index is None or index.generation != gen - 1:
                 return  # another process wrote too: rebuilt from SQLite on next use
-            index.remove(np.array(removed, dtype=np.int64))
-            if added:
-                ids = np.array([i for i, _ in added], dtype=np.int64)
-                index.add(ids, np.stack([v for _, v in added]).astype(np.float32))
-            index.generation = gen
+            index.generation = -1  # until the writes below are all done
+            try:
+                index.remove(np.array(removed, dtype=np.int64))
+                if added:
+                    ids = np.array([i for i, _ in added], dtype=np.int64)
+                    index.add(ids, np.stack([v for _, v in added]).astype(np.float32))
+            except Exception as exc:
+                if self._milvus is None:
+                    raise
+                # The documents are committed to SQLite, so the write succeeded; the
+                # collection, left unrecorded, is rebuilt from SQLite on next use.
+                log.warning("Milvus write failed (%s); the collection will be rebuilt", exc)
+                return
+            if self._milvus is not None:
+                self._milvus.record(gen)
+            else:
+                index.generation = gen
 
-    def dense_index(self) -> DenseIndex | None:
-        """The FAISS index as of the database's current generation, rebuilt if stale or if
-        the store has grown or shrunk out of its kind (checked here, so on every load and
-        before every save, and the first search after a write that crossed a threshold)."""
+    def dense_index(self) -> DenseBackend | None:
+        """The dense index as of the database's current generation. FAISS: rebuilt if
+        stale or if the store has grown or shrunk out of its kind (checked here, so on every
+        load and before every save, and the first search after a write that crossed a
+        threshold). Milvus: see _milvus_index."""
+        if self.dimension is None:
+            return None
+        if self.dense_backend == "milvus":
+            return self._milvus_index()
+        return self._faiss_index()
+
+    def _faiss_index(self) -> DenseIndex | None:
         if self.dimension is None:
             return None
         with self._index_lock:
@@ -400,9 +455,73 @@ class Store(StoreQueries):
             conn.execute("COMMIT")
         return index
 
+    # -- the Milvus collection ----------------------------------------------------------
+
+    def _open_milvus(self) -> MilvusDense:
+        from vectorstore.milvus_dense import MilvusDense
+
+        assert self.dimension is not None
+        if self._milvus is None:
+            self._milvus = MilvusDense(self.folder, self.dimension, **self._milvus_options)
+        return self._milvus
+
+    def _milvus_index(self) -> MilvusDense:
+        """The Milvus collection, rebuilt from SQLite when its record is behind the store's
+        generation (a process died between a commit and its Milvus write) or, on first
+        use, when it holds another number of vectors than SQLite has chunks (it was
+        changed or emptied behind the store's back)."""
+        with self._index_lock:
+            opened = self._milvus is None
+            index = self._open_milvus()
+            gen = self.generation()
+            if index.generation != gen:
+                index.generation = index.recorded()  # another process may have caught up
+            current = index.generation == gen
+            if current and not (opened and len(index) != self._chunk_count()):
+                return index
+            builds = self._milvus_builds
+        if self.read_only:
+            return index  # nothing here may change: searched as it is
+        # Another process writing brings the collection up to date as it goes: search it
+        # as it is rather than wait, unless there is none yet to search.
+        on_wait = _writer_busy if index.exists() else None
+        try:
+            # The write lock before the index lock, as writers take them.
+            with self._writing(on_wait=on_wait), self._index_lock:
+                if self._milvus_builds == builds:
+                    self._fill_milvus(index)
+        except _WriterBusy:
+            pass
+        return index
+
+    def _chunk_count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def _fill_milvus(self, index: MilvusDense) -> None:
+        """Rebuild the collection from SQLite's embeddings; the caller holds the write lock."""
+        self._milvus_builds += 1
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot: the rows and the generation agree
+        try:
+            gen = self.generation()
+            index.rebuild(conn.execute("SELECT id, embedding FROM chunks ORDER BY id"))
+        finally:
+            conn.execute("COMMIT")
+        index.record(gen)
+
     def flush(self) -> None:
         """Save the dense index so the next start need not rebuild it."""
-        index = self.dense_index()
+        if self.dense_backend == "milvus":
+            if self.dimension is None:
+                return
+            try:
+                self._milvus_index().flush()
+            except StoreError as exc:
+                # Milvus Lite admits one process: an ingest beside a running server leaves
+                # the collection to the server, which rebuilds it on its next search.
+                log.warning("the Milvus collection was not updated: %s", exc)
+            return
+        index = self._faiss_index()
         if index is not None:
             with self._index_lock:
                 try:
@@ -411,7 +530,19 @@ class Store(StoreQueries):
                     pass  # derived data: a failed save only costs a rebuild on next open
 
     def close(self) -> None:
+        if self._milvus is not None:
+            with self._index_lock:
+                self._milvus.close()  # Milvus Lite's file lock goes with the last client
+                self._milvus = None
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+class _WriterBusy(Exception):
+    """Another process holds the write lock (raised from WriteLock's on_wait)."""
+
+
+def _writer_busy() -> None:
+    raise _WriterBusy
