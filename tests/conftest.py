@@ -9,7 +9,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -110,17 +112,34 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real server with the hash embedder, the echo generator and the
-    fixture corpus (English and Korean) ingested."""
-    folder = tmp_path_factory.mktemp("live") / "store"
+def fixture_store(folder: Path) -> tuple[Store, HashEmbedder]:
+    """A store at `folder` with the fixture corpus (English and Korean) ingested with the
+    hash embedder."""
     emb = HashEmbedder(max_tokens=64)
     store = Store(folder, emb.model_name, emb.dimension)
     summary = run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
     assert summary.failed == 0, summary.failures
-    # No rate limit: the many tests sharing this server all come from 127.0.0.1.
-    settings = Settings(store=folder, min_relevance=0.2, rate_limit=0)
-    app = create_app(settings, store=store, embedder=emb, generator=EchoGenerator())
+    return store, emb
+
+
+@contextmanager
+def fixture_server(folder: Path, **settings: Any) -> Iterator[str]:
+    """Base URL of a real server over `fixture_store(folder)` with the echo generator and
+    these settings."""
+    store, emb = fixture_store(folder)
+    app = create_app(
+        Settings(store=folder, min_relevance=0.2, **settings),
+        store=store,
+        embedder=emb,
+        generator=EchoGenerator(),
+    )
     with LiveServer(app) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the shared real server over the fixture corpus."""
+    # No rate limit: the many tests sharing this server all come from 127.0.0.1.
+    with fixture_server(tmp_path_factory.mktemp("live") / "store", rate_limit=0) as url:
+        yield url

@@ -17,9 +17,7 @@ from app.cli import _access_allowed
 from app.config import Settings
 from app.generators.echo import EchoGenerator
 from app.main import create_app
-from ingest.pipeline import Pipeline
-from ingest.runner import run_ingest
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import LiveServer, fixture_store
 from vectorstore.embedder import HashEmbedder
 from vectorstore.store import Store
 
@@ -97,11 +95,7 @@ def test_serve_refuses_an_open_bind_without_keys(
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, HashEmbedder]:
-    folder = tmp_path_factory.mktemp("access") / "store"
-    emb = HashEmbedder(max_tokens=64)
-    store = Store(folder, emb.model_name, emb.dimension)
-    run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
-    return store, emb
+    return fixture_store(tmp_path_factory.mktemp("access") / "store")
 
 
 def serve(parts: tuple[Store, HashEmbedder], **settings: object) -> LiveServer:

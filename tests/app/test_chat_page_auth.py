@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from app.config import Settings
-from app.generators.echo import EchoGenerator
-from app.main import create_app
-from ingest.pipeline import Pipeline
-from ingest.runner import run_ingest
 from tests.app.browser import chromium, color_scheme, emulate
-from tests.conftest import FIXTURES, LiveServer
-from vectorstore.embedder import HashEmbedder
-from vectorstore.store import Store
+from tests.conftest import fixture_server
 
 pytest.importorskip("selenium", reason="selenium is not installed")
 
@@ -49,24 +41,6 @@ window.fetch = async (url, options = {}) => {
   return response;
 };
 """
-
-
-@contextmanager
-def fixture_server(folder: Path, **settings: Any) -> Iterator[str]:
-    """A real server over the fixture corpus, hash embedder and echo generator, as the
-    shared `live_server`, with these settings."""
-    emb = HashEmbedder(max_tokens=64)
-    store = Store(folder, emb.model_name, emb.dimension)
-    summary = run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
-    assert summary.failed == 0, summary.failures
-    app = create_app(
-        Settings(store=folder, min_relevance=0.2, **settings),
-        store=store,
-        embedder=emb,
-        generator=EchoGenerator(),
-    )
-    with LiveServer(app) as server:
-        yield server.url
 
 
 @pytest.fixture(scope="module")
