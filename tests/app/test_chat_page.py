@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.app.browser import chromium, color_scheme, emulate
+from tests.app.browser import color_scheme, emulate
 
 pytest.importorskip("selenium", reason="selenium is not installed")
 
@@ -36,24 +35,6 @@ window.fetch = (url, options) => {
   return realFetch(url, options);
 };
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chrome]:
-    with chromium() as driver:
-        yield driver
-
-
-@pytest.fixture
-def page(browser: Chrome, live_server: str) -> Chrome:
-    """The chat page freshly loaded at desktop size, light scheme, with asks recorded."""
-    emulate(browser, 1280, 900)
-    color_scheme(browser, "light")
-    browser.get(live_server.rstrip("/") + "/")
-    wait(browser).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    browser.execute_script(RECORD_ASKS)
-    browser.get_log("browser")  # start each test with an empty console log
-    return browser
 
 
 def wait(driver: Chrome) -> WebDriverWait[Chrome]:

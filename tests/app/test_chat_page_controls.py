@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.app.browser import chromium, color_scheme, emulate
+from tests.app.browser import color_scheme
 
 pytest.importorskip("selenium", reason="selenium is not installed")
 
@@ -23,7 +22,6 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from tests.app.test_chat_page import (  # noqa: E402
     ARTIFACTS,
-    RECORD_ASKS,
     ask,
     console_errors,
     wait,
@@ -56,24 +54,6 @@ window.fetch = (url, options = {}) => {
   return Promise.resolve(new Response(body, { status: 200, headers }));
 };
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chrome]:
-    with chromium() as driver:
-        yield driver
-
-
-@pytest.fixture
-def page(browser: Chrome, live_server: str) -> Chrome:
-    """The chat page freshly loaded at desktop size, light scheme, with asks recorded."""
-    emulate(browser, 1280, 900)
-    color_scheme(browser, "light")
-    browser.get(live_server.rstrip("/") + "/")
-    wait(browser).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    browser.execute_script(RECORD_ASKS)
-    browser.get_log("browser")
-    return browser
 
 
 def source_paths(turn: WebElement) -> list[str]:
