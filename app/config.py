@@ -103,8 +103,9 @@ class Settings(BaseSettings):
         None,
         ge=32,
         description="Most generator tokens the sources may take in a prompt (default: what "
-        "the context window leaves). On a CPU the prompt is read at a few hundred tokens a "
-        "second, so fewer source tokens means a sooner first token.",
+        "the context window leaves). On a CPU the prompt is read at about a thousand tokens a "
+        "second, so fewer source tokens means a sooner first token; passages that do not fit "
+        "whole give the prompt their sentences that bear on the question.",
     )
     chunk_tokens: int = Field(
         256, ge=32, le=8192, description="Chunk size in embedder tokens (capped by the model)."

@@ -69,12 +69,11 @@ def build_embedder(settings: Settings) -> Embedder:
 def _one_search_thread() -> None:
     """One OpenMP thread per FAISS search in the service: requests already run in
     parallel, and with two threads per query on a busy 2-core machine the threads wait on
-    each other (an exact query over 100k vectors: 48-64 ms with 2 threads, 12-14 with 1)."""
-    try:
-        import faiss
-    except ImportError:  # pragma: no cover - depends on the install
-        return
-    faiss.omp_set_num_threads(1)
+    each other (an exact query over 100k vectors: 48-64 ms with 2 threads, 12-14 with 1).
+    Applied in each request thread as it first searches (OpenMP's setting is per thread)."""
+    from vectorstore.dense import use_search_threads
+
+    use_search_threads(1)
 
 
 def build_services(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from app.focus import focus
 from app.generators.base import ChatMessage
 from app.language import is_korean
 from vectorstore.types import SearchHit
@@ -33,8 +34,12 @@ class BuiltPrompt:
     sources: list[SearchHit]  # those that fit, in order: sources[i] is [i + 1]
 
 
-def format_source(n: int, hit: SearchHit) -> str:
+def format_source(n: int, hit: SearchHit, *, brief: bool = False) -> str:
+    """Source n as the prompt shows it; `brief` names only the innermost heading (a
+    heading path in Korean costs SmolLM2 30-50 tokens, a focused sentence about 100)."""
     where = hit.context or hit.title or hit.source
+    if brief:
+        where = where.rsplit(" › ", 1)[-1].strip() or where
     page = hit.metadata.get("page")
     if page is not None:
         where = f"{where} (page {page})"
@@ -55,8 +60,12 @@ def build_prompt(
     max_new_tokens: int,
     history_turns: int = 4,
     source_tokens: int | None = None,
+    focus_query: str | None = None,
+    term_weights: Mapping[str, float] | None = None,
 ) -> BuiltPrompt:
-    """Fit as many sources as the context window allows, best first, whole or truncated.
+    """The sources whole when they fit the context window (and `source_tokens`), else the
+    sentences of each that bear on `focus_query` (the question by default; a follow-up's
+    search query names what it is about).
 
     History is kept to the last few turns and goes before the sources are cut, since
     sources answer the question and old turns rarely do. `source_tokens` caps the sources
@@ -74,20 +83,25 @@ def build_prompt(
         recent = recent[2:]
     if source_tokens is not None:
         budget = min(budget, source_tokens)
-    blocks: list[str] = []
-    kept: list[SearchHit] = []
-    for hit in hits:
-        block = format_source(len(kept) + 1, hit)
-        cost = count_tokens(block) + 2
-        if cost > budget:
-            if budget >= MIN_SOURCE_TOKENS and not kept:
-                block = _truncate(block, budget, count_tokens)
-                blocks.append(block)
-                kept.append(hit)
-            break
-        blocks.append(block)
-        kept.append(hit)
-        budget -= cost
+    blocks = [format_source(n, hit) for n, hit in enumerate(hits, start=1)]
+    kept = list(hits)
+    if sum(count_tokens(block) + 2 for block in blocks) > budget:
+        # Not all whole: the sentences that bear on the question, from every passage.
+        excerpts = focus(
+            focus_query or question,
+            hits,
+            budget,
+            count_tokens,
+            lambda n, hit: count_tokens(format_source(n, replace(hit, text=""), brief=True)) + 2,
+            term_weights,
+        )
+        kept = [e.hit for e in excerpts]
+        blocks = [
+            format_source(n, replace(e.hit, text=e.text), brief=True)
+            for n, e in enumerate(excerpts, start=1)
+        ]
+        if not kept and hits and budget >= MIN_SOURCE_TOKENS:  # one sentence over budget
+            blocks, kept = [_truncate(format_source(1, hits[0]), budget, count_tokens)], [hits[0]]
     sources = "\n\n".join(blocks) if blocks else "(no sources)"
     messages: list[ChatMessage] = [{"role": "system", "content": instruction}]
     messages += [{"role": m["role"], "content": m["content"]} for m in recent]

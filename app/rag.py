@@ -14,7 +14,7 @@ from app.generators.base import ChatMessage, Generator
 from app.guards import is_looping, trim_repeats
 from app.language import not_found_message
 from app.observer import NullObserver, RagObserver
-from app.prompts import build_prompt
+from app.prompts import BuiltPrompt, build_prompt
 from app.schemas import Answer, Source, Timings, Usage
 from vectorstore.retrieval import Retriever
 from vectorstore.types import SearchHit, SearchMode
@@ -91,6 +91,39 @@ class RagService:
                 final = payload
         return Answer.model_validate(final)
 
+    def prompt(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[ChatMessage] = (),
+        mode: SearchMode = "hybrid",
+    ) -> BuiltPrompt:
+        """The prompt an answer to `question` would get (evaluation reads what the model
+        is shown), whatever the relevance of its sources."""
+        query = search_query(question, history, self.retriever)
+        hits, _ = self._retrieve(query, top_k, mode)
+        return self._prompt(question, query, hits, history, self.max_new_tokens)
+
+    def _prompt(
+        self,
+        question: str,
+        query: str,
+        hits: Sequence[SearchHit],
+        history: Sequence[ChatMessage],
+        max_new_tokens: int,
+    ) -> BuiltPrompt:
+        return build_prompt(
+            question,
+            hits,
+            history,
+            count_tokens=self.generator.count_tokens,
+            context_window=self.context_window or self.generator.context_window,
+            max_new_tokens=max_new_tokens,
+            source_tokens=self.source_tokens,
+            focus_query=query,
+            term_weights=self.retriever.term_weights(query),
+        )
+
     def events(
         self,
         question: str,
@@ -122,16 +155,7 @@ class RagService:
             yield "token", {"text": text}
             yield "done", self._final(text, sources, [], False, 0, 0, retrieve_ms, 0.0, None)
             return
-        window = self.context_window or self.generator.context_window
-        built = build_prompt(
-            question,
-            hits,
-            history,
-            count_tokens=self.generator.count_tokens,
-            context_window=window,
-            max_new_tokens=limit,
-            source_tokens=self.source_tokens,
-        )
+        built = self._prompt(question, query, hits, history, limit)
         sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
         yield "sources", {"sources": [s.model_dump() for s in sources]}
         pieces: list[str] = []

@@ -145,7 +145,8 @@ _QUESTION_ENDINGS = tuple(
 _HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]")
 
 
-def _strip_question(word: str) -> str:
+def strip_question(word: str) -> str:
+    """A Korean query word without its question ending; "" for a question word."""
     if not _HANGUL_WORD.search(word):
         return word
     core = word.rstrip("?!.,")
@@ -159,7 +160,7 @@ def _strip_question(word: str) -> str:
 
 def query_terms(text: str) -> list[str]:
     """Distinct query terms, stop and question words dropped unless nothing else is left."""
-    content = " ".join(_strip_question(w) for w in text.split())
+    content = " ".join(strip_question(w) for w in text.split())
     seen = dict.fromkeys(terms(content))
     kept = [t for t in seen if t not in _STOPWORDS_STEMMED]
     return kept or list(dict.fromkeys(terms(text)))

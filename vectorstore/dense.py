@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import suppress
 from itertools import islice
@@ -25,6 +26,27 @@ def _faiss() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError("faiss-cpu is not installed; run `make install`") from exc
     return faiss
+
+
+# OpenMP threads per search, applied in each thread that searches. libgomp keeps the
+# thread count per thread: omp_set_num_threads in the main thread left the server's
+# request workers on the default (every core), whose idle OpenMP worker then spun for
+# milliseconds after each search and took half a core from the other requests.
+_search_threads: int | None = None
+_applied = threading.local()
+
+
+def use_search_threads(count: int) -> None:
+    """From now on every search runs on `count` OpenMP threads, whichever thread calls."""
+    global _search_threads
+    _search_threads = count
+
+
+def _apply_search_threads() -> None:
+    wanted = _search_threads
+    if wanted is not None and getattr(_applied, "count", None) != wanted:
+        _faiss().omp_set_num_threads(wanted)
+        _applied.count = wanted
 
 
 class DenseBackend(Protocol):
@@ -112,6 +134,7 @@ class DenseIndex:
     def search(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
+        _apply_search_threads()
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 

@@ -109,6 +109,19 @@ class StoreQueries:
         )
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
+    def keyword_terms(self, row_ids: Sequence[int]) -> dict[int, frozenset[str]]:
+        """Each chunk's analyzer terms (heading and text) as the keyword index stores them:
+        reading them back costs ~10 us a chunk, analysing the text again ~0.5 ms (stemming).
+        Rows the index lacks (a rebuild under way) are left out."""
+        if not row_ids:
+            return {}
+        marks = ",".join("?" * len(row_ids))
+        rows = self._conn().execute(
+            f"SELECT rowid, context, body FROM chunks_fts WHERE rowid IN ({marks})",
+            list(row_ids),
+        )
+        return {int(r[0]): frozenset(f"{r[1]} {r[2]}".split()) for r in rows}
+
     def sample_embeddings(self, size: int, seed: int = 0) -> NDArray[np.float32]:
         """Up to `size` chunk vectors drawn at random (all of them if there are fewer):
         what an IVF index trains on, and the real vectors `ragqa bench` scales up from."""

@@ -141,10 +141,12 @@ def _search(runs: Sequence[Latency]) -> list[str]:
             fmt(r.p95_ms),
             fmt(r.p99_ms),
             fmt(r.requests_per_s),
+            "" if r.server_cpu_ms is None else fmt(r.server_cpu_ms),
         ]
         for r in runs
     ]
     header = ["chunks", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "requests/s"]
+    header.append("server CPU ms/request")
     return [
         "## Search",
         "",
@@ -152,10 +154,15 @@ def _search(runs: Sequence[Latency]) -> list[str]:
         "",
         f'`POST /api/search` `{{"query": q, "top_k": {TOP_K}, "mode": "{MODE}"}}` with the '
         "corpus' queries in turn (at the synthetic size also 100 KorQuAD questions), after a "
-        "few warm-up requests; each client a thread with its own connection. The server is "
-        "`python -m app` in its own process, default settings (query embedding by ONNX "
-        "Runtime int8, FAISS index kind chosen by size); clients and server share this "
-        "machine's cores. The smaller store is the corpus's first whole documents; the larger "
+        "few warm-up requests; each client a keep-alive connection that sends its next "
+        "request when the last reply is in, all on one event loop writing prepared HTTP/1.1 "
+        "requests (as wrk does: ~0.1 ms of CPU a request, since clients and server share this "
+        "machine's cores). The 8-client run takes the same queries as the 1-client run, so "
+        "per-chunk caches are warm, as in a server that has been up a while. The server is "
+        "`RAGQA_RATE_LIMIT=0 python -m app` in its own process (the per-client rate limit "
+        "would refuse a load test), otherwise default settings: documents embedded by ONNX "
+        "Runtime int8, queries by its fp32 export on one thread, FAISS index kind chosen by "
+        "size. The smaller store is the corpus's first whole documents; the larger "
         "is synthesised by app/bench/synthetic.py: each chunk the first half of one real "
         "chunk and the second half of another, its vector the normalised sum of theirs.",
         "",

@@ -23,11 +23,12 @@ from app.bench.machine import describe, own_peak_rss_mib
 from app.bench.peers import PeerSetup, peer_text, run_peers
 from app.bench.recording import RecordingEmbedder
 from app.bench.report import BenchReport
-from app.bench.stats import Latency
 from app.config import Settings
 from ingest.document import Document
 from vectorstore.embedder import Embedder
 
+# The search load measures searches, not the per-client rate limit (which would refuse it).
+NO_LIMIT = {"RAGQA_RATE_LIMIT": "0"}
 SECTIONS = ("ingest", "peers", "reingest", "search", "startup", "generation", "scale")
 CLIENT_COUNTS = (1, 8)
 
@@ -181,33 +182,36 @@ def _serve(
     """Start-up is timed on the ingested store; the search load runs on one store per
     size in `options.search_chunks` (made by app/bench/synthetic.py), each served by its
     own real server."""
-    from app.bench.startup import StartupResult, launched, peak_rss_mib
+    from app.bench.search import run_load, warm_up
+    from app.bench.startup import StartupResult, cpu_seconds, launched, peak_rss_mib
 
     if "startup" in options.sections:
         say("starting `python -m app` and timing it until /readyz")
         generator = settings.generator_model if options.with_generator else None
         with launched(settings.store, settings.embedding_model, settings.device, generator) as app:
-            _load(app.url, corpus.queries[:20], 1, 20)  # RSS after some use, not just idle
+            warm_up(app.url, corpus.queries[:20])
+            run_load(app.url, corpus.queries[:20], 1, 20)  # RSS after some use, not just idle
             report.startup = StartupResult(
                 app.seconds, peak_rss_mib(app.pid), generator or "echo (no model)", app.command
             )
     if "search" not in options.sections:
         return
     for folder, chunks, queries in _search_stores(settings, corpus, options, say):
-        with launched(folder, settings.embedding_model, settings.device, None) as app:
+        with launched(
+            folder, settings.embedding_model, settings.device, None, extra_env=NO_LIMIT
+        ) as app:
             for clients in CLIENT_COUNTS:
                 say(
                     f"search at {chunks:,} chunks: {options.requests} requests, {clients} client(s)"
                 )
-                run = _load(app.url, queries, clients, options.requests)
-                report.search.append(replace(run, chunks=chunks))
-
-
-def _load(url: str, queries: list[str], clients: int, requests: int) -> Latency:
-    from app.bench.search import run_load, warm_up
-
-    warm_up(url, queries)
-    return run_load(url, queries, clients, requests)
+                warm_up(app.url, queries)
+                before = cpu_seconds(app.pid)
+                run = run_load(app.url, queries, clients, options.requests)
+                after = cpu_seconds(app.pid)
+                cpu_ms = None
+                if before is not None and after is not None and run.requests:
+                    cpu_ms = (after - before) * 1000 / run.requests
+                report.search.append(replace(run, chunks=chunks, server_cpu_ms=cpu_ms))
 
 
 def _search_stores(

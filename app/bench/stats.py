@@ -36,6 +36,9 @@ class Latency:
     p99_ms: float
     mean_ms: float
     chunks: int = 0  # the size of the store searched, when the run knows it
+    # CPU the server process spent per successful request (all its threads), when known:
+    # with clients sharing the cores, latency under load is mostly this times the queue.
+    server_cpu_ms: float | None = None
 
     @property
     def requests_per_s(self) -> float:

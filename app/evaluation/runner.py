@@ -66,8 +66,9 @@ def answer_scores(
     """End-to-end answers on a seeded sample: EM and F1 (characters for Korean, as KorQuAD's
     script), how often the citations include the gold paragraph, and the grounded rate."""
     chosen = random.Random(seed).sample(list(questions), min(sample, len(questions)))
-    em = f1 = cited_gold = grounded = 0.0
+    em = f1 = cited_gold = grounded = shown = 0.0
     for question, gold, answers in chosen:
+        shown += _in_prompt(rag, question, answers)
         answer = rag.answer(question)
         korean = is_korean(answer.answer + question)
         em += exact_match(answer.answer, answers)
@@ -83,6 +84,7 @@ def answer_scores(
             "F1": f1 / n,
             "cites gold": cited_gold / n,
             "grounded": grounded / n,
+            "answer in prompt": shown / n,
             "questions": float(len(chosen)),
         },
     )
@@ -93,7 +95,7 @@ def qa_scores(
 ) -> Scores:
     """seeds-qa: evidence hit@k, answer keyword rate, the share of answerable questions
     answered (`grounded: true`), and `grounded: false` for off-topic rows."""
-    hit = keyword = answered = refused = 0.0
+    hit = keyword = answered = refused = shown = 0.0
     on_topic = [r for r in rows if not r.get("off_topic")]
     off_topic = [r for r in rows if r.get("off_topic")]
     for row in on_topic:
@@ -101,6 +103,7 @@ def qa_scores(
         texts = [f"{s.context}\n{s.text}" for s in sources]
         evidence = [str(e) for e in _strings(row.get("evidence"))]
         hit += any(e in t for e in evidence for t in texts)
+        shown += _in_prompt(rag, str(row["question"]), evidence, k)
         if answers:
             answer = rag.answer(str(row["question"]), k)
             wanted = [a.lower() for a in _strings(row.get("answer_any"))]
@@ -108,7 +111,11 @@ def qa_scores(
             answered += answer.grounded
     for row in off_topic:
         refused += not rag.answer(str(row["question"]), k).grounded
-    values = {f"evidence hit@{k}": hit / max(len(on_topic), 1), "questions": float(len(on_topic))}
+    values = {
+        f"evidence hit@{k}": hit / max(len(on_topic), 1),
+        "evidence in prompt": shown / max(len(on_topic), 1),
+        "questions": float(len(on_topic)),
+    }
     if answers:
         values["answer keywords"] = keyword / max(len(on_topic), 1)
         values["answered"] = answered / max(len(on_topic), 1)
@@ -116,6 +123,13 @@ def qa_scores(
         values["off-topic refused"] = refused / len(off_topic)
         values["off-topic questions"] = float(len(off_topic))
     return Scores("qa", values)
+
+
+def _in_prompt(rag: RagService, question: str, wanted: Sequence[str], k: int = 5) -> bool:
+    """Whether the sources the model would be shown hold one of `wanted`: retrieval can
+    find the passage and the prompt budget still leave the answer out of it."""
+    shown = rag.prompt(question, k).messages[-1]["content"]
+    return any(w in shown for w in wanted)
 
 
 def _strings(value: object) -> list[str]:
