@@ -8,9 +8,10 @@ happens once per model and recipe, on first use.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 
+Runner = Callable[[dict[str, "NDArray[np.int64]"]], "NDArray[np.float32]"]
+log = logging.getLogger(__name__)
+
 # Texts up to this many are tokenized one by one (no thread pool): the query and a few
 # passages at search time.
 SMALL_BATCH = 8
@@ -34,10 +38,11 @@ class OnnxEmbedder:
 
     With `quantize`, documents go through the int8 model (bulk ingest is where speed
     counts) and queries through the fp32 export: a query is short and alone, where int8
-    rounding hurts most (cosine to fp32 ~0.98) and fp32 costs ~2.5 ms more CPU (4.6 against
-    2.1 ms on one thread), the largest part of a search's cost but kept for recall. SciFact test
-    with int8 documents: int8 queries dense nDCG@10 0.6581, Recall@100 (hybrid) 0.9593;
-    fp32 queries 0.6615, 0.9643 (PyTorch fp32 throughout: 0.6601, 0.9643).
+    rounding hurts most (cosine to fp32 ~0.98). SciFact test with int8 documents: int8
+    queries dense nDCG@10 0.6581, Recall@100 (hybrid) 0.9593; fp32 queries 0.6615, 0.9643
+    (PyTorch fp32 throughout: 0.6601, 0.9643). The fp32 query costs more (4.2 ms of CPU on
+    ONNX Runtime against int8's 1.4): it runs on OpenVINO in bf16 where that is installed
+    (2.6 ms, the same rankings; vectorstore/openvino_query.py).
     """
 
     def __init__(
@@ -56,7 +61,7 @@ class OnnxEmbedder:
         self._threads = threads
         self._lock = threading.Lock()
         self._session: Any = None
-        self._query_session: Any = None
+        self._query_runner: Runner | None = None
         self._meta: dict[str, Any] = {}
         self._encoder: Any = None  # truncates at max_seq_length, adds [CLS]/[SEP]
         self._counter: Any = None  # neither: counts what a text really costs
@@ -85,12 +90,10 @@ class OnnxEmbedder:
         session = ort.InferenceSession(
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
-        query_session = session
+        query_runner = _ort_runner(session)
         if self._quantize:
             fp32 = ensure_export(self._cache_dir, self._name, resolved, quantize=False)
-            query_session = ort.InferenceSession(
-                str(fp32 / MODEL_FILE), _query_options(ort), providers=["CPUExecutionProvider"]
-            )
+            query_runner = _query_runner(ort, fp32 / MODEL_FILE)
         encoder = Tokenizer.from_file(str(folder / "tokenizer.json"))
         encoder.no_padding()
         encoder.enable_truncation(max_length=int(meta["max_seq_length"]))
@@ -98,7 +101,7 @@ class OnnxEmbedder:
         counter.no_padding()
         counter.no_truncation()
         self._meta, self._encoder, self._counter = meta, encoder, counter
-        self._query_session = query_session
+        self._query_runner = query_runner
         self._session = session
 
     @property
@@ -168,9 +171,9 @@ class OnnxEmbedder:
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
         self.load()
-        return self._run([self._encoder.encode(text)], self._query_session)[0]
+        return self._run([self._encoder.encode(text)], self._query_runner)[0]
 
-    def _run(self, encodings: Sequence[Any], session: Any = None) -> NDArray[np.float32]:
+    def _run(self, encodings: Sequence[Any], runner: Runner | None = None) -> NDArray[np.float32]:
         width = max(len(e.ids) for e in encodings)
         feeds = {
             name: np.zeros((len(encodings), width), dtype=np.int64) for name in self._meta["inputs"]
@@ -182,9 +185,35 @@ class OnnxEmbedder:
             feeds["attention_mask"][row, :n] = 1
             if "token_type_ids" in feeds:
                 feeds["token_type_ids"][row, :n] = e.type_ids
-        (vectors,) = (session or self._session).run(["sentence_embedding"], feeds)
+        vectors = (runner or _ort_runner(self._session))(feeds)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _ort_runner(session: Any) -> Runner:
+    def run(feeds: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
+        (vectors,) = session.run(["sentence_embedding"], feeds)
+        return np.asarray(vectors, dtype=np.float32)
+
+    return run
+
+
+def _query_runner(ort: Any, model_file: Path) -> Runner:
+    """The fp32 export for queries: on OpenVINO (bf16 where the CPU has it) when it is
+    installed and compiles the model, else on ONNX Runtime."""
+    from vectorstore import openvino_query
+
+    if openvino_query.available():
+        try:
+            return openvino_query.OpenVinoQuery(model_file).run
+        except Exception as exc:  # noqa: BLE001 - any OpenVINO failure: the ORT path works
+            log.warning(
+                "OpenVINO could not compile %s (%s); queries use ONNX Runtime", model_file, exc
+            )
+    session = ort.InferenceSession(
+        str(model_file), _query_options(ort), providers=["CPUExecutionProvider"]
+    )
+    return _ort_runner(session)
 
 
 def _query_options(ort: Any) -> Any:

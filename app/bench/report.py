@@ -161,8 +161,9 @@ def _search(runs: Sequence[Latency]) -> list[str]:
         "per-chunk caches are warm, as in a server that has been up a while. The server is "
         "`RAGQA_RATE_LIMIT=0 python -m app` in its own process (the per-client rate limit "
         "would refuse a load test), otherwise default settings: documents embedded by ONNX "
-        "Runtime int8, queries by its fp32 export on one thread, FAISS index kind chosen by "
-        "size. The smaller store is the corpus's first whole documents; the larger "
+        "Runtime int8, queries by its fp32 export on one thread (on OpenVINO, bf16 where the "
+        "CPU has it), FAISS index kind chosen by size. The smaller store is the corpus's "
+        "first whole documents; the larger "
         "is synthesised by app/bench/synthetic.py: each chunk the first half of one real "
         "chunk and the second half of another, its vector the normalised sum of theirs.",
         "",

@@ -111,3 +111,36 @@ def test_an_onnx_backend_on_a_gpu_is_a_settings_error(
     err = capsys.readouterr().err
     assert "invalid setting" in err and "embedding_backend torch" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.models
+def test_queries_run_on_openvino_when_it_is_installed(int8: OnnxEmbedder) -> None:
+    from vectorstore import openvino_query
+
+    assert openvino_query.available()  # a dependency: a missing one would be a slower path
+    runner = int8._query_runner
+    assert isinstance(getattr(runner, "__self__", None), openvino_query.OpenVinoQuery)
+
+
+@pytest.mark.models
+def test_queries_fall_back_to_onnx_runtime_without_openvino(
+    cache: Path,
+    int8: OnnxEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from vectorstore import openvino_query
+
+    def broken(model_file: Path) -> None:
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(openvino_query, "OpenVinoQuery", broken)
+    with caplog.at_level("WARNING"):
+        failed = OnnxEmbedder(MODEL, cache_dir=cache, quantize=True).load()
+    assert "queries use ONNX Runtime" in caplog.text
+    monkeypatch.setattr(openvino_query, "available", lambda: False)
+    missing = OnnxEmbedder(MODEL, cache_dir=cache, quantize=True).load()
+    for embedder in (failed, missing):
+        assert getattr(embedder._query_runner, "__self__", None) is None  # not OpenVINO
+        same = [float(embedder.embed_query(t) @ int8.embed_query(t)) for t in TEXTS]
+        assert min(same) > 0.9999, same
