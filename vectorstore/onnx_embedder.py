@@ -61,6 +61,7 @@ class OnnxEmbedder:
         self._threads = threads
         self._lock = threading.Lock()
         self._session: Any = None
+        self._runner: Runner | None = None  # documents
         self._query_runner: Runner | None = None
         self._meta: dict[str, Any] = {}
         self._encoder: Any = None  # truncates at max_seq_length, adds [CLS]/[SEP]
@@ -90,7 +91,7 @@ class OnnxEmbedder:
         session = ort.InferenceSession(
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
-        query_runner = _ort_runner(session)
+        runner = query_runner = _ort_runner(session)
         if self._quantize:
             fp32 = ensure_export(self._cache_dir, self._name, resolved, quantize=False)
             query_runner = _query_runner(ort, fp32 / MODEL_FILE)
@@ -101,7 +102,7 @@ class OnnxEmbedder:
         counter.no_padding()
         counter.no_truncation()
         self._meta, self._encoder, self._counter = meta, encoder, counter
-        self._query_runner = query_runner
+        self._runner, self._query_runner = runner, query_runner
         self._session = session
 
     @property
@@ -185,7 +186,9 @@ class OnnxEmbedder:
             feeds["attention_mask"][row, :n] = 1
             if "token_type_ids" in feeds:
                 feeds["token_type_ids"][row, :n] = e.type_ids
-        vectors = (runner or _ort_runner(self._session))(feeds)
+        run = runner or self._runner
+        assert run is not None  # made by load()
+        vectors = run(feeds)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
