@@ -69,7 +69,7 @@ def _units(rank: int, text: str) -> list[_Unit]:
     outline: list[tuple[int, int]] = []
     header: int | None = None  # the current table's first row
     for n, line in enumerate(lines):
-        if not line or _TABLE_RULE.match(line) and "-" in line:
+        if not line or (_TABLE_RULE.match(line) and "-" in line):
             if not line:
                 header = None
             continue

@@ -61,7 +61,7 @@ def build_prompt(
     history_turns: int = 4,
     source_tokens: int | None = None,
     focus_query: str | None = None,
-    term_weights: Mapping[str, float] | None = None,
+    term_weights: Callable[[str], Mapping[str, float]] | None = None,
 ) -> BuiltPrompt:
     """The sources whole when they fit the context window (and `source_tokens`), else the
     sentences of each that bear on `focus_query` (the question by default; a follow-up's
@@ -87,13 +87,14 @@ def build_prompt(
     kept = list(hits)
     if sum(count_tokens(block) + 2 for block in blocks) > budget:
         # Not all whole: the sentences that bear on the question, from every passage.
+        query = focus_query or question
         excerpts = focus(
-            focus_query or question,
+            query,
             hits,
             budget,
             count_tokens,
             lambda n, hit: count_tokens(format_source(n, replace(hit, text=""), brief=True)) + 2,
-            term_weights,
+            term_weights(query) if term_weights else None,
         )
         kept = [e.hit for e in excerpts]
         blocks = [

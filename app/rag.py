@@ -121,7 +121,7 @@ class RagService:
             max_new_tokens=max_new_tokens,
             source_tokens=self.source_tokens,
             focus_query=query,
-            term_weights=self.retriever.term_weights(query),
+            term_weights=self.retriever.term_weights,  # asked only when sources are cut
         )
 
     def events(

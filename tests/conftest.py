@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from app.bench.server import free_port, wait_ready
 from app.config import Settings
 from app.generators.echo import EchoGenerator
 from app.main import create_app
@@ -77,12 +75,6 @@ def pipeline(store: Store, embedder: HashEmbedder) -> Pipeline:
     return Pipeline(store, embedder, chunk_tokens=64, chunk_overlap=8)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LiveServer:
     """uvicorn serving an app in a thread of this process, on a free loopback port."""
 
@@ -97,15 +89,8 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not become ready")
+        wait_ready(self.url, 300, alive=self.thread.is_alive)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True

@@ -183,7 +183,8 @@ def _serve(
     size in `options.search_chunks` (made by app/bench/synthetic.py), each served by its
     own real server."""
     from app.bench.search import run_load, warm_up
-    from app.bench.startup import StartupResult, cpu_seconds, launched, peak_rss_mib
+    from app.bench.startup import StartupResult, launched, peak_rss_mib
+    from app.procinfo import cpu_seconds
 
     if "startup" in options.sections:
         say("starting `python -m app` and timing it until /readyz")

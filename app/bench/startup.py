@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.bench.server import free_port, wait_ready
+from app.procinfo import status_kib
 
 
 @dataclass(frozen=True)
@@ -25,24 +26,8 @@ class StartupResult:
 
 def peak_rss_mib(pid: int) -> float | None:
     """A process's peak resident set (VmHWM) in MiB, from /proc; None where there is none."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # the kernel writes kB
-    return None
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process so far, all its threads; None off Linux."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kib = status_kib(pid, "VmHWM")
+    return None if kib is None else kib / 1024
 
 
 @dataclass

@@ -7,7 +7,8 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+
+from app.procinfo import status_kib
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -24,14 +25,8 @@ def rss_bytes(pid: int) -> int | None:
 
 
 def _proc_rss(pid: int) -> int | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024  # the kernel writes kB
-    return None
+    kib = status_kib(pid, "VmRSS")
+    return None if kib is None else kib * 1024
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.bench.server import wait_ready
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,16 +48,11 @@ class ServeProcess:
         )
 
     def __enter__(self) -> ServeProcess:
-        deadline = time.monotonic() + 300  # a first start may export the ONNX embedder
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited early:\n{self.output()}"
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server not ready in 300 s:\n{self.output()}")
+        try:  # a first start may export the ONNX embedder
+            wait_ready(self.url, 300, alive=lambda: self.proc.poll() is None)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}:\n{self.output()}") from exc
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
