@@ -66,7 +66,9 @@ class OnnxEmbedder:
         self._meta: dict[str, Any] = {}
         self._encoder: Any = None  # truncates at max_seq_length, adds [CLS]/[SEP]
         self._counter: Any = None  # neither: counts what a text really costs
-        self._last_plain: tuple[tuple[str, ...], list[Any]] | None = None
+        # Per thread: searches run side by side, and one shared slot was overwritten
+        # between a search's two calls, so its query was tokenized twice.
+        self._local = threading.local()
 
     @property
     def backend(self) -> str:
@@ -127,7 +129,7 @@ class OnnxEmbedder:
         """Encodings without special tokens. The retriever asks count_tokens and then
         unknown_letters of the same texts: the last batch is kept so it is encoded once."""
         key = tuple(texts)
-        last = self._last_plain
+        last: tuple[tuple[str, ...], list[Any]] | None = getattr(self._local, "plain", None)
         if last is not None and last[0] == key:
             return list(last[1])
         counter = self.load()._counter
@@ -137,7 +139,7 @@ class OnnxEmbedder:
             encoded = [counter.encode(text, add_special_tokens=False) for text in texts]
         else:
             encoded = counter.encode_batch(list(texts), add_special_tokens=False)
-        self._last_plain = (key, encoded)
+        self._local.plain = (key, encoded)
         return list(encoded)
 
     def unknown_letters(self, texts: Sequence[str]) -> list[int]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from vectorstore import analyzer, keywords
 from vectorstore.cache import Memo
+from vectorstore.term_scores import Postings, TermScores, best
 from vectorstore.types import DocumentInfo, StoredChunk
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class StoreQueries:
     dimension: int | None
     # The chunk count and term counts of one store generation (every write bumps it).
     _counted: tuple[int, int, Memo[str, int]] | None = None
+    _term_scores: TermScores
 
     def _conn(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -143,12 +145,30 @@ class StoreQueries:
         terms = self._selective(analyzer.query_terms(query))
         if not terms:
             return []
-        rows = self._conn().execute(
-            f"SELECT rowid, -{keywords.BM25} FROM chunks_fts WHERE chunks_fts MATCH ?"
-            f" ORDER BY {keywords.BM25} LIMIT ?",
-            (analyzer.fts_match(terms), limit),
+        postings = self._term_scores.get(self.generation(), terms, self._term_postings)
+        return best(postings, limit)
+
+    def _term_postings(self, term: str) -> Postings:
+        """Every chunk holding `term` with its BM25 for that term alone, as FTS5 scores
+        it. One row of two lists: fetching thousands of rows one by one costs more in
+        Python than FTS5 takes to score them."""
+        # LIMIT -1 keeps SQLite from flattening the subquery: bm25() works only directly
+        # on an FTS5 scan.
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT group_concat(r), group_concat(s) FROM (SELECT rowid AS r,"
+                f" -{keywords.BM25} AS s FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT -1)",
+                (analyzer.fts_match([term]),),
+            )
+            .fetchone()
         )
-        return [(int(r[0]), float(r[1])) for r in rows]
+        if row is None or row[0] is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        rows = np.array(row[0].split(","), dtype=np.int64)
+        scores = np.array(row[1].split(","), dtype=np.float64)
+        order = np.argsort(rows, kind="stable")  # FTS5 returns rowid order; made sure
+        return rows[order], scores[order]
 
     def _selective(self, terms: list[str]) -> list[str]:
         """The query's rarer terms: without those most chunks hold, and only as many of

@@ -24,6 +24,7 @@ from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
 from vectorstore.schema import DDL, SCHEMA_VERSION, connect
+from vectorstore.term_scores import TermScores
 from vectorstore.types import (
     EmbeddingMismatchError,
     NewChunk,
@@ -106,6 +107,7 @@ class Store(StoreQueries):
         self._lock = WriteLock(self.folder / "write.lock")
         self._index_lock = threading.RLock()
         self._index: DenseIndex | None = None
+        self._term_scores = TermScores()
         self._init_schema()
         self.dimension = self._check_model(dimension)
         self._check_analyzer()

@@ -32,15 +32,16 @@ class LlamaCppEngine:
         from llama_cpp import Llama
 
         # The template the service renders: its formatter, built from the file's metadata.
-        from app.generators.llama_cpp import _chat_formatter
+        from app.generators.llama_cpp import FLASH_ATTENTION, _chat_formatter
 
-        # The generator's threads and context; llama.cpp's defaults for everything else.
+        # The generator's threads, context and attention; llama.cpp's defaults for the rest.
         threads = os.cpu_count() or 1
         self._llm: Any = Llama(
             model_path=path,
             n_ctx=context_window,
             n_threads=threads,
             n_threads_batch=threads,
+            flash_attn=FLASH_ATTENTION,
             verbose=False,
         )
         self._formatter = _chat_formatter(self._llm)

@@ -135,6 +135,7 @@ def _search(runs: Sequence[Latency]) -> list[str]:
         [
             f"{r.chunks:,}",
             str(r.clients),
+            "seen" if r.replayed else "new",
             str(r.requests),
             str(r.errors),
             fmt(r.p50_ms),
@@ -145,20 +146,23 @@ def _search(runs: Sequence[Latency]) -> list[str]:
         ]
         for r in runs
     ]
-    header = ["chunks", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "requests/s"]
-    header.append("server CPU ms/request")
+    header = ["chunks", "clients", "questions", "requests", "errors", "p50 ms", "p95 ms"]
+    header += ["p99 ms", "requests/s", "server CPU ms/request"]
     return [
         "## Search",
         "",
         *_table(header, rows),
         "",
         f'`POST /api/search` `{{"query": q, "top_k": {TOP_K}, "mode": "{MODE}"}}` with the '
-        "corpus' queries in turn (at the synthetic size also 100 KorQuAD questions), after a "
-        "few warm-up requests; each client a keep-alive connection that sends its next "
-        "request when the last reply is in, all on one event loop writing prepared HTTP/1.1 "
-        "requests (as wrk does: ~0.1 ms of CPU a request, since clients and server share this "
-        "machine's cores). The 8-client run takes the same queries as the 1-client run, so "
-        "per-chunk caches are warm, as in a server that has been up a while. The server is "
+        "corpus' queries (at the synthetic size also 100 KorQuAD questions) in a fixed "
+        "shuffled order, after a few warm-up requests; each client a keep-alive connection "
+        "that sends its next request when the last reply is in, all on one event loop "
+        "writing prepared HTTP/1.1 requests (as wrk does: ~0.1 ms of CPU a request, since "
+        'clients and server share this machine\'s cores). Questions "new": each run goes '
+        "on through the list where the one before stopped, so its questions were not asked "
+        "before (their words and hits may have been: the service keeps per-term BM25 scores "
+        'and per-chunk values); "seen": the 8-client run\'s questions asked again, as a '
+        "server that has been up a while gets its frequent questions. The server is "
         "`RAGQA_RATE_LIMIT=0 python -m app` in its own process (the per-client rate limit "
         "would refuse a load test), otherwise default settings: documents embedded by ONNX "
         "Runtime int8, queries by its fp32 export on one thread (on OpenVINO, bf16 where the "
@@ -258,7 +262,8 @@ def chart(report: BenchReport, path: Path) -> Path | None:
         width = 0.8 / len(report.search)
         for n, run in enumerate(report.search):
             xs = [x + n * width for x in range(3)]
-            label = f"{run.chunks:,} chunks, {run.clients} client(s)"
+            seen = ", seen" if run.replayed else ""
+            label = f"{run.chunks:,} chunks, {run.clients} client(s){seen}"
             ax.bar(xs, [run.p50_ms, run.p95_ms, run.p99_ms], width, label=label)
         ax.set_xticks([x + 0.4 - width / 2 for x in range(3)], ["p50", "p95", "p99"])
         ax.set_title("search latency, ms")

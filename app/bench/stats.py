@@ -39,6 +39,7 @@ class Latency:
     # CPU the server process spent per successful request (all its threads), when known:
     # with clients sharing the cores, latency under load is mostly this times the queue.
     server_cpu_ms: float | None = None
+    replayed: bool = False  # the questions of the run before, asked again
 
     @property
     def requests_per_s(self) -> float:

@@ -12,6 +12,11 @@ from app.generators.base import MAX_CONTEXT_WINDOW, ChatMessage
 from app.generators.gguf_precision import GgufPrecision, gguf_for
 from app.generators.plain_prompt import PLAIN_STOP, plain_chat_prompt
 
+# Flash attention reads a long prompt faster: the bundled model's 1,150-token RAG prompt
+# in 830 ms against 920 (bf16 copy, 2 cores), decoding at the same speed (110 against 106
+# tokens/s at that length). llama.cpp turns it off itself where a model cannot use it.
+FLASH_ATTENTION = True
+
 
 class LlamaCppGenerator:
     """A GGUF chat model; the chat template comes from the file's own metadata."""
@@ -80,6 +85,7 @@ class LlamaCppGenerator:
             n_ctx=n_ctx,
             n_threads=self._threads,
             n_threads_batch=self._threads,
+            flash_attn=FLASH_ATTENTION,
             verbose=False,
         )
 

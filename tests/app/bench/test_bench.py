@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,7 @@ def _report() -> BenchReport:
     search = [
         summarize(1, [0.02] * 10, 0.25, 0),
         summarize(8, [0.1] * 10, 0.2, 0),
+        replace(summarize(8, [0.05] * 10, 0.1, 0), replayed=True),
     ]
     return BenchReport(
         command="ragqa bench --docs 300",
@@ -89,6 +91,15 @@ def _report() -> BenchReport:
     )
 
 
+def test_query_stream_is_a_fixed_shuffle_of_every_query() -> None:
+    from app.bench.runner import query_stream
+
+    queries = [f"q{i}" for i in range(50)]
+    stream = query_stream(queries)
+    assert sorted(stream) == sorted(queries) and stream != queries
+    assert query_stream(queries) == stream  # the same order in every run of the bench
+
+
 def test_render_has_every_section_with_its_figures() -> None:
     text = render(_report(), chart="BENCH.png")
     assert text.startswith("# ragqa speed benchmarks\n\n```sh\nragqa bench --docs 300\n```")
@@ -98,7 +109,9 @@ def test_render_has_every_section_with_its_figures() -> None:
     assert "| floor: encode() only | 8.00 | 37.5 | 75.0 | 15,000 |" in text
     assert "| ragqa / floor (speed) |  | 0.80 |" in text
     assert "Share of the text embedded: 100.0%" in text
-    assert "| 1 | 10 | 0 | 20.0 | 20.0 | 20.0 | 40.0 |" in text
+    assert "| 1 | new | 10 | 0 | 20.0 | 20.0 | 20.0 | 40.0 |" in text
+    assert "| 8 | new | 10 | 0 | 100 | 100 | 100 | 50.0 |" in text
+    assert "| 8 | seen | 10 | 0 | 50.0 | 50.0 | 50.0 | 100 |" in text
     assert "| unchanged re-run (300 of 300 skipped) | 0.050 | 0.50% |" in text
     assert "7 chunk(s) re-embedded | 0.400 | 4.00% |" in text
     assert "`GET /readyz` 200 | 6.20 s |" in text and "480 MiB" in text
@@ -243,8 +256,8 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
     assert _number(r"1% edited: (\d+) document", text) >= 1
     # A copy of the corpus's first documents, then a synthetic store of 500 chunks.
     for chunks in (r"\d+", "500"):
-        for clients in (1, 8):
-            row = rf"^\| {chunks} \| {clients} \| 20 \| 0 \| ([\d.,]+) \|"
+        for clients, questions in ((1, "new"), (8, "new"), (8, "seen")):
+            row = rf"^\| {chunks} \| {clients} \| {questions} \| 20 \| 0 \| ([\d.,]+) \|"
             assert _number(row, text) > 0  # p50 ms
     assert "ragqa ingest, onnx-int8" in text
     assert _number(r"`GET /readyz` 200 \| ([\d.]+) s", text) > 0
