@@ -57,6 +57,18 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` writes every thread's Python stack to the server's stderr: how
+    a server that stopped answering shows where it waits (the load test asks for it when
+    requests go unanswered). faulthandler writes from C, so it works while a thread holds
+    the interpreter lock."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import signal
 
@@ -73,6 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not _access_allowed(settings):
         return 2
     app = create_app(settings)
+    _stacks_on_sigusr1()
     # uvicorn drains on SIGTERM, then raises the signal again under the handler it found;
     # the default one would end a cleanly drained server as "killed by SIGTERM" (143).
     signal.signal(signal.SIGTERM, _exit_cleanly)

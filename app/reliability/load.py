@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,9 @@ def run_load(options: LoadOptions, say: Callable[[str], None] = print) -> LoadRe
             )
             with RssSampler(server.pid) as sampler:
                 outcomes, seconds = asyncio.run(_drive(server.url, options))
+            if any(o.status is None for o in outcomes):
+                dump = stacks(server.pid, log_path)
+                say(f"requests went unanswered; the server's threads:\n{dump}")
         errors = logged_errors(log_path.read_text(errors="replace"))
     warmup_s = options.seconds * options.warmup_share
     return summarise(
@@ -103,6 +107,22 @@ def run_load(options: LoadOptions, say: Callable[[str], None] = print) -> LoadRe
         limiter_on=options.rate_limit > 0,
         server_log=errors,
     )
+
+
+def stacks(pid: int, log_path: Path, wait_s: float = 1.0) -> str:
+    """Every thread's Python stack in the server, which `ragqa serve` writes to its log on
+    SIGUSR1: where it waits when requests go unanswered."""
+    if not hasattr(signal, "SIGUSR1"):
+        return "(no SIGUSR1 here)"
+    before = log_path.stat().st_size
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        return "(the server has exited)"
+    time.sleep(wait_s)
+    with log_path.open("rb") as log:
+        log.seek(before)
+        return log.read().decode(errors="replace")
 
 
 def logged_errors(log: str) -> list[str]:
