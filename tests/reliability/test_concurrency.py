@@ -23,7 +23,10 @@ from tests.reliability.serving import ROOT, SERVE_ENV, ServeProcess, integrity, 
 pytestmark = [pytest.mark.server, pytest.mark.models]
 
 UPLOADERS = 3  # clients uploading at once: while one upload writes, the others queue
-MAX_UPLOADS = 8  # requests per uploader at most; they stop once the CLI has had to wait
+# Requests per uploader at most. They stop once the CLI has had to wait for the lock; the
+# bound only ends a broken run. (8 was too few: the CLI loads its model before it asks for
+# the lock, and uploads that had all finished by then left it nothing to wait for.)
+MAX_UPLOADS = 200
 CLI_DOCS = 8
 QUERIES = ["upload paragraph topic", "bulk ingest note", "harbour lighthouse", "item facts"]
 
