@@ -77,7 +77,9 @@ class Retriever:
             # A mostly-Korean query with one English word must not let MiniLM's noise
             # reorder good keyword hits (KorQuAD): below half coverage the dense side is
             # dropped; English keeps weight 1.
-            weight = q_known * self._known_rows([i for i, _ in dense[:5]])
+            # A query the embedder does not know weighs the dense side 0 whatever the
+            # chunks are: their coverage is not worked out for nothing.
+            weight = q_known and q_known * self._known_rows([i for i, _ in dense[:5]])
             weight = weight**2 if weight >= MIN_DENSE_WEIGHT else 0.0
             ranked = zscore_fusion([dense, lexical], [weight, 1.0])
         if self.reranker is not None:
@@ -209,7 +211,9 @@ class Retriever:
         vectors = self.store.embeddings(ids)
         if qvec is None and vectors:  # lexical mode: relevance still weighs meaning
             qvec = self.embedder.embed_query(query)
-        knowns = self._known_of(ids, texts) if qvec is not None else [0.0] * len(texts)
+        # Cosine counts only where the embedder knows the query and the chunk alike.
+        knows = qvec is not None and q_known > 0
+        knowns = self._known_of(ids, texts) if knows else [0.0] * len(texts)
         idf = self._idf(analyzer.query_terms(query))
         out = {}
         for row_id, terms, known in zip(ids, self._terms_of(ids, texts), knowns, strict=True):

@@ -35,3 +35,24 @@ def test_words_mapped_to_unknown_count_as_unknown(retriever: Retriever) -> None:
     assert retriever.known([text]) == [0.0]
     mixed = retriever.known(["GPT-3 model 뉘르부르크링"])[0]
     assert 0.0 < mixed < 1.0
+
+
+def test_chunks_coverage_is_not_worked_out_for_a_query_the_embedder_does_not_know(
+    retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vectorstore.store import DocumentWrite
+    from vectorstore.types import NewChunk
+
+    chunks = [NewChunk("트랜스포머의 구조와 어텐션", "노트"), NewChunk("LoRA adapters", "Notes")]
+    vectors = retriever.embedder.embed([c.indexed_text for c in chunks])
+    retriever.store.write_documents([DocumentWrite("k.md", "k.md", None, "k", {}, chunks, vectors)])
+    asked: list[int] = []
+    real = retriever._known_texts
+    monkeypatch.setattr(retriever, "_known_texts", lambda t: (asked.append(len(t)), real(t))[1])
+    # A Korean query: MiniLM knows none of it, so the dense side weighs 0 whatever the
+    # chunks are, and no chunk is tokenized to find out.
+    hits = retriever.search("트랜스포머 구조", 2)
+    assert hits and hits[0].document_id == "k.md" and asked == []
+    assert hits[0].relevance > 0  # keyword coverage still scores it
+    retriever.search("LoRA adapters", 2)
+    assert asked  # an English query does weigh the chunks' coverage
