@@ -118,7 +118,7 @@ def test_queries_run_on_openvino_when_it_is_installed(int8: OnnxEmbedder) -> Non
     from vectorstore import openvino_query
 
     assert openvino_query.available()  # a dependency: a missing one would be a slower path
-    runner = int8._query_runner
+    runner = int8._queries()
     assert isinstance(getattr(runner, "__self__", None), openvino_query.OpenVinoQuery)
 
 
@@ -137,10 +137,12 @@ def test_queries_fall_back_to_onnx_runtime_without_openvino(
     monkeypatch.setattr(openvino_query, "OpenVinoQuery", broken)
     with caplog.at_level("WARNING"):
         failed = OnnxEmbedder(MODEL, cache_dir=cache, quantize=True).load()
+        assert failed._query_runner is None  # made on the first query, not at load
+        failed.embed_query("x")
     assert "queries use ONNX Runtime" in caplog.text
     monkeypatch.setattr(openvino_query, "available", lambda: False)
     missing = OnnxEmbedder(MODEL, cache_dir=cache, quantize=True).load()
     for embedder in (failed, missing):
-        assert getattr(embedder._query_runner, "__self__", None) is None  # not OpenVINO
+        assert getattr(embedder._queries(), "__self__", None) is None  # not OpenVINO
         same = [float(embedder.embed_query(t) @ int8.embed_query(t)) for t in TEXTS]
         assert min(same) > 0.9999, same
