@@ -27,6 +27,11 @@ UPLOADERS = 3  # clients uploading at once: while one upload writes, the others 
 # bound only ends a broken run. (8 was too few: the CLI loads its model before it asks for
 # the lock, and uploads that had all finished by then left it nothing to wait for.)
 MAX_UPLOADS = 200
+# Paragraphs per uploaded document: enough that embedding them keeps the server holding
+# the write lock almost all the time (~0.5 s an upload), so the CLI finds it taken. With
+# 3 paragraphs the lock was free for a moment between uploads often enough that the CLI
+# now and then walked in without waiting.
+UPLOAD_PARAGRAPHS = 20
 CLI_DOCS = 8
 QUERIES = ["upload paragraph topic", "bulk ingest note", "harbour lighthouse", "item facts"]
 
@@ -90,7 +95,7 @@ def test_uploads_cli_ingest_and_searches_at_once(tmp_path: Path) -> None:
                     return
                 names = [f"up{who}-{n}-{f}.md" for f in range(2)]
                 files = [
-                    ("files", (name, f"# {name}\n\n" + "\n\n".join(words(name, 3))))
+                    ("files", (name, f"# {name}\n\n" + "\n\n".join(words(name, UPLOAD_PARAGRAPHS))))
                     for name in names
                 ]
                 response = client.post("/api/documents", files=files)
