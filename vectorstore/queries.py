@@ -166,9 +166,7 @@ class StoreQueries:
         if row is None or row[0] is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         rows = np.array(row[0].split(","), dtype=np.int64)
-        scores = np.array(row[1].split(","), dtype=np.float64)
-        order = np.argsort(rows, kind="stable")  # FTS5 returns rowid order; made sure
-        return rows[order], scores[order]
+        return rows, np.array(row[1].split(","), dtype=np.float64)
 
     def _selective(self, terms: list[str]) -> list[str]:
         """The query's rarer terms: without those most chunks hold, and only as many of

@@ -23,7 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-# (row ids ascending, their scores): one term's postings.
+# (row ids, their scores): one term's postings, in any order (best() sorts the union).
 Postings = tuple["NDArray[np.int64]", "NDArray[np.float64]"]
 # Kept postings in all: 16 bytes each, so at most ~32 MB. All 300 SciFact test questions'
 # terms over the bench's 100k chunks hold ~2.3M (2,292 terms): the rarely asked go first.
