@@ -119,10 +119,19 @@ def stacks(pid: int, log_path: Path, wait_s: float = 1.0) -> str:
         os.kill(pid, signal.SIGUSR1)
     except ProcessLookupError:
         return "(the server has exited)"
-    time.sleep(wait_s)
-    with log_path.open("rb") as log:
-        log.seek(before)
-        return log.read().decode(errors="replace")
+    # The handler writes at once, but a loaded machine may schedule it late: read until
+    # the dump has stopped growing (or the wait is up).
+    deadline = time.monotonic() + wait_s * 10
+    seen = b""
+    while time.monotonic() < deadline:
+        time.sleep(wait_s / 4)
+        with log_path.open("rb") as log:
+            log.seek(before)
+            now = log.read()
+        if now and now == seen:
+            break
+        seen = now
+    return seen.decode(errors="replace")
 
 
 def logged_errors(log: str) -> list[str]:
