@@ -107,6 +107,7 @@ def build_services(
         )
     generator.load()
     store.dense_index()  # rebuild a missing or stale dense index now, not on the first query
+    store.warm_keywords()
     _one_search_thread()
     reranker = None
     if settings.reranker:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore import analyzer, keywords
+from vectorstore import analyzer, bm25, keywords
 from vectorstore.cache import Memo
 from vectorstore.term_scores import Postings, TermScores, best
 from vectorstore.types import DocumentInfo, StoredChunk
@@ -42,6 +43,8 @@ class StoreQueries:
     # The chunk count and term counts of one store generation (every write bumps it).
     _counted: tuple[int, int, Memo[str, int]] | None = None
     _term_scores: TermScores
+    _row_lengths: bm25.RowLengths
+    _local: threading.local  # per thread: its connection, whether it has an occurrence table
 
     def _conn(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -150,8 +153,23 @@ class StoreQueries:
 
     def _term_postings(self, term: str) -> Postings:
         """Every chunk holding `term` with its BM25 for that term alone, as FTS5 scores
-        it. One row of two lists: fetching thousands of rows one by one costs more in
-        Python than FTS5 takes to score them."""
+        it: worked out from the term's occurrences (vectorstore.bm25), or asked of FTS5
+        for a term that is not one token of its vocabulary."""
+        conn = self._conn()
+        worked_out = None
+        if self._local.instances:
+            worked_out = bm25.term_postings(conn, self._row_lengths, term)
+        return self._matched_postings(term) if worked_out is None else worked_out
+
+    def warm_keywords(self) -> None:
+        """Read now what the first keyword search would otherwise read: row lengths."""
+        conn = self._conn()  # makes this thread's connection, which says if it can
+        if self._local.instances:
+            bm25.read_lengths(conn, self._row_lengths)
+
+    def _matched_postings(self, term: str) -> Postings:
+        """FTS5's bm25() of every row matching `term`. One row of two lists: fetching
+        thousands of rows one by one costs more in Python than FTS5 takes to score them."""
         # LIMIT -1 keeps SQLite from flattening the subquery: bm25() works only directly
         # on an FTS5 scan.
         row = (

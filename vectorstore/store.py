@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from vectorstore import index_kinds, keywords
+from vectorstore import bm25, index_kinds, keywords
 from vectorstore.dense import DenseBackend, DenseIndex
 from vectorstore.faults import explain, is_read_only, on_read_only_mount, read_only_error
 from vectorstore.index_kinds import IndexChoice
@@ -108,6 +108,7 @@ class Store(StoreQueries):
         self._index_lock = threading.RLock()
         self._index: DenseIndex | None = None
         self._term_scores = TermScores()
+        self._row_lengths = bm25.RowLengths()
         self._init_schema()
         self.dimension = self._check_model(dimension)
         self._check_analyzer()
@@ -120,6 +121,7 @@ class Store(StoreQueries):
             conn = connect(
                 self.folder / DB_FILE, readonly=self.read_only, immutable=self._immutable
             )
+            self._local.instances = bm25.open_instances(conn)
             self._local.conn = conn
         return conn
 
@@ -201,6 +203,12 @@ class Store(StoreQueries):
             conn.executemany(keywords.INSERT, keywords.rows(chunks))
         conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('analyzer_version', ?)", (keywords.VERSION,)
+        )
+        # Rows keep their ids but not their lengths: readers' kept lengths are stale.
+        conn.execute(
+            "INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1",
+            (bm25.EPOCH_KEY,),
         )
 
     def rebuild_indexes(self) -> None:
