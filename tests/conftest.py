@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,8 +79,10 @@ def pipeline(store: Store, embedder: HashEmbedder) -> Pipeline:
 class LiveServer:
     """uvicorn serving an app in a thread of this process, on a free loopback port."""
 
-    def __init__(self, app: object) -> None:
+    def __init__(self, app: object, *, wait: bool = True) -> None:
         import uvicorn
+
+        self.wait = wait  # False: the caller waits (or does not) for readiness itself
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -89,7 +92,11 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        wait_ready(self.url, 300, alive=self.thread.is_alive)
+        if self.wait:
+            wait_ready(self.url, 300, alive=self.thread.is_alive)
+        else:
+            while not self.server.started and self.thread.is_alive():
+                time.sleep(0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:

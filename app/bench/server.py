@@ -16,16 +16,28 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, timeout_s: float, alive: Callable[[], bool] | None = None) -> float:
-    """Poll `GET /readyz` until 200; seconds waited. `alive()` False stops the wait early."""
+    """Poll `GET /readyz` until 200; seconds waited. `alive()` False, or a start-up the
+    server reports as failed (it keeps serving `/readyz` with the reason), stops the wait."""
     start = time.perf_counter()
     deadline = start + timeout_s
     while time.perf_counter() < deadline:
         if alive is not None and not alive():
             raise RuntimeError("the server exited before it was ready")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return time.perf_counter() - start
+            reply = httpx.get(f"{url}/readyz", timeout=2)
         except httpx.TransportError:
-            pass  # not listening yet
+            reply = None  # not listening yet
+        if reply is not None and reply.status_code == 200:
+            return time.perf_counter() - start
+        if reply is not None and _failed(reply):
+            raise RuntimeError(f"the server's start-up failed: {reply.json().get('detail')}")
         time.sleep(0.02)  # fine enough for start-up times of seconds
     raise RuntimeError(f"{url} was not ready within {timeout_s:.0f} s")
+
+
+def _failed(reply: httpx.Response) -> bool:
+    try:
+        body = reply.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") == "failed"
