@@ -83,7 +83,6 @@ class LiveServer:
         import uvicorn
 
         self.wait = wait  # False: the caller waits (or does not) for readiness itself
-
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from app.bench.server import free_port
 from vectorstore.models import BUNDLED_GENERATOR, resolve_model
 
 # The name the server lists the bundled GGUF under in /v1/models.

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, shared_path
+from app.bench.server import free_port
+from tests.conftest import shared_path
 
 pytestmark = [pytest.mark.models, pytest.mark.server, pytest.mark.shared]
 ROOT = Path(__file__).resolve().parents[1]

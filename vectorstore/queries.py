@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 # 0.7444; share 0.3: 0.7037 / 0.7442; 0.2: 0.6999 / 0.7391; 0.1: 0.6841 / 0.7301.
 COMMON_SHARE = 0.3
 DF_CACHE_TERMS = 100_000
-# And the rarest terms are kept only while their rows add up to this many: FTS5 runs
-# bm25() on every matching row (~0.5-1 us each), so this bounds a keyword query near 5 ms
-# at any store size. SciFact test lexical / hybrid: 4,000 rows 0.6939 / 0.7343; 8,000
-# 0.7035 / 0.7438; no budget 0.7037 / 0.7442. At 100k chunks p50 went 40 -> ~8 ms.
+# And the rarest terms are kept only while their rows add up to this many: a term's scores
+# cost time in proportion to its rows (~0.3 us each worked out by vectorstore.bm25, ~1 us
+# from FTS5's bm25()), so this bounds a keyword query's first reading at any store size.
+# SciFact test lexical / hybrid: 4,000 rows 0.6939 / 0.7343; 8,000 0.7035 / 0.7438; no
+# budget 0.7037 / 0.7442. At 100k chunks p50 went 40 -> ~8 ms.
 POSTING_BUDGET = 8000
 # SQLite integers are signed 64-bit; a larger Python int raises OverflowError on binding.
 _SQLITE_MAX_INT = 2**63 - 1
@@ -157,34 +158,15 @@ class StoreQueries:
         for a term that is not one token of its vocabulary."""
         conn = self._conn()
         worked_out = None
-        if self._local.instances:
+        if self._local.instances:  # set by _conn() for this thread's connection
             worked_out = bm25.term_postings(conn, self._row_lengths, term)
-        return self._matched_postings(term) if worked_out is None else worked_out
+        return _matched_postings(conn, term) if worked_out is None else worked_out
 
     def warm_keywords(self) -> None:
         """Read now what the first keyword search would otherwise read: row lengths."""
-        conn = self._conn()  # makes this thread's connection, which says if it can
+        conn = self._conn()
         if self._local.instances:
             bm25.read_lengths(conn, self._row_lengths)
-
-    def _matched_postings(self, term: str) -> Postings:
-        """FTS5's bm25() of every row matching `term`. One row of two lists: fetching
-        thousands of rows one by one costs more in Python than FTS5 takes to score them."""
-        # LIMIT -1 keeps SQLite from flattening the subquery: bm25() works only directly
-        # on an FTS5 scan.
-        row = (
-            self._conn()
-            .execute(
-                f"SELECT group_concat(r), group_concat(s) FROM (SELECT rowid AS r,"
-                f" -{keywords.BM25} AS s FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT -1)",
-                (analyzer.fts_match([term]),),
-            )
-            .fetchone()
-        )
-        if row is None or row[0] is None:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        rows = np.array(row[0].split(","), dtype=np.int64)
-        return rows, np.array(row[1].split(","), dtype=np.float64)
 
     def _selective(self, terms: list[str]) -> list[str]:
         """The query's rarer terms: without those most chunks hold, and only as many of
@@ -228,6 +210,21 @@ class StoreQueries:
         sql = f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})"
         rows = dict(self._conn().execute(sql, terms))
         return [int(rows.get(t, 0)) for t in terms]
+
+
+def _matched_postings(conn: sqlite3.Connection, term: str) -> Postings:
+    """FTS5's bm25() of every row matching `term`. One row of two lists: fetching
+    thousands of rows one by one costs more in Python than FTS5 takes to score them."""
+    # LIMIT -1 keeps SQLite from flattening the subquery: bm25() works only directly on an
+    # FTS5 scan.
+    row = conn.execute(
+        f"SELECT group_concat(r), group_concat(s) FROM (SELECT rowid AS r,"
+        f" -{keywords.BM25} AS s FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT -1)",
+        (analyzer.fts_match([term]),),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    return np.fromstring(row[0], dtype=np.int64, sep=","), np.fromstring(row[1], sep=",")
 
 
 def _info(row: sqlite3.Row, metadata: str = "metadata") -> DocumentInfo:

@@ -6,8 +6,8 @@ sum of its terms' own scores. Ranking through FTS5 costs ~0.7 us a matching row 
 query (3.5 ms at 100k chunks for a query matching ~5,000 rows); the same ranking from
 kept term scores is one numpy sum (~0.1 ms). Query terms repeat across queries as words
 repeat in text, so most of a query's terms are kept from earlier ones; a term seen for
-the first time costs a little more than FTS5 would (its rows are read out once). The
-scores are exactly FTS5's (they come from it), so rankings are the same up to ties,
+the first time is read once (vectorstore.bm25 works its scores out at a third of what
+FTS5 would take). The scores are exactly FTS5's, so rankings are the same up to ties,
 which fall to the lower row id.
 """
 

@@ -29,15 +29,19 @@ def wait_ready(url: str, timeout_s: float, alive: Callable[[], bool] | None = No
             reply = None  # not listening yet
         if reply is not None and reply.status_code == 200:
             return time.perf_counter() - start
-        if reply is not None and _failed(reply):
-            raise RuntimeError(f"the server's start-up failed: {reply.json().get('detail')}")
+        failure = None if reply is None else _failure(reply)
+        if failure is not None:
+            raise RuntimeError(f"the server's start-up failed: {failure}")
         time.sleep(0.02)  # fine enough for start-up times of seconds
     raise RuntimeError(f"{url} was not ready within {timeout_s:.0f} s")
 
 
-def _failed(reply: httpx.Response) -> bool:
+def _failure(reply: httpx.Response) -> str | None:
+    """The reason `/readyz` gives for a failed start-up; None while loading (or not JSON)."""
     try:
         body = reply.json()
     except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("status") == "failed"
+        return None
+    if isinstance(body, dict) and body.get("status") == "failed":
+        return str(body.get("detail"))
+    return None

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.bench.server import wait_ready
-from tests.conftest import free_port
+from app.bench.server import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 # What every served process here runs with: the echo generator (no model to load) and no

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.bench.server import free_port
 from app.config import Settings
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
-from tests.conftest import free_port
 from tests.llama_server import MODEL, LlamaServer, shared_server
 from vectorstore.embedder_factory import make_embedder
 from vectorstore.models import BUNDLED_GENERATOR, resolve_model
