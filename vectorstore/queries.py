@@ -13,6 +13,7 @@ import numpy as np
 
 from vectorstore import analyzer, bm25, keywords
 from vectorstore.cache import Memo
+from vectorstore.term_counts import FrequentTerms
 from vectorstore.term_scores import Postings, TermScores, best
 from vectorstore.types import DocumentInfo, StoredChunk
 
@@ -44,10 +45,15 @@ class StoreQueries:
     # The chunk count and term counts of one store generation (every write bumps it).
     _counted: tuple[int, int, Memo[str, int]] | None = None
     _term_scores: TermScores
+    _frequent_terms: FrequentTerms
     _row_lengths: bm25.RowLengths
     _local: threading.local  # per thread: its connection, whether it has an occurrence table
 
     def _conn(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection of the caller's own, to close when done."""
         raise NotImplementedError
 
     def generation(self) -> int:
@@ -163,10 +169,12 @@ class StoreQueries:
         return _matched_postings(conn, term) if worked_out is None else worked_out
 
     def warm_keywords(self) -> None:
-        """Read now what the first keyword search would otherwise read: row lengths."""
+        """Read now what the first keyword search would otherwise read: row lengths (and
+        start reading the frequent terms' counts in the background)."""
         conn = self._conn()
         if self._local.instances:
             bm25.read_lengths(conn, self._row_lengths)
+        self._frequent_terms.get(self.generation())
 
     def _selective(self, terms: list[str]) -> list[str]:
         """The query's rarer terms: without those most chunks hold, and only as many of
@@ -188,22 +196,44 @@ class StoreQueries:
             spent += rows
         return [t for t in terms if t in chosen]
 
-    def _generation_counts(self) -> tuple[int, Memo[str, int]]:
-        """The chunk count and a memo of term counts, both valid for the current
-        generation. COUNT(*) walks a whole index (~2 ms at 100k chunks) and fts5vocab walks
-        a term's postings (4 ms for "cell" at 100k), so neither is repeated per query."""
+    def _generation_counts(self) -> tuple[int, int, Memo[str, int]]:
+        """The generation, its chunk count and a memo of its term counts. COUNT(*) walks
+        a whole index (~2 ms at 100k chunks) and fts5vocab walks a term's postings (4 ms
+        for "cell" at 100k), so neither is repeated per query."""
+        counted = self._counted
         generation = self.generation()
-        if self._counted is None or self._counted[0] != generation:
+        if counted is None or counted[0] != generation:
             total = int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-            self._counted = (generation, total, Memo(DF_CACHE_TERMS))
-        return self._counted[1], self._counted[2]
+            counted = self._counted = (generation, total, Memo(DF_CACHE_TERMS))
+        return counted
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many chunks hold each term (terms in none left out), and how many chunks
-        there are."""
-        total, memo = self._generation_counts()
-        counts = memo.get(terms, self._count_terms)
+        there are. Frequent terms' counts come from one read of the whole vocabulary
+        (vectorstore.term_counts) once it is in; the rest are asked of FTS5 per term."""
+        generation, total, memo = self._generation_counts()
+        frequent = self._frequent_terms.get(generation)
+        if frequent is None:
+            counts = memo.get(terms, self._count_terms)
+        else:
+            rare = [t for t in terms if t not in frequent]
+            asked = dict(zip(rare, memo.get(rare, self._count_terms), strict=True))
+            counts = [frequent[t] if t in frequent else asked[t] for t in terms]
         return {t: n for t, n in zip(terms, counts, strict=True) if n}, total
+
+    def _read_frequent_terms(self, min_rows: int) -> tuple[int, dict[str, int]]:
+        """The generation and every term held by `min_rows` chunks or more, with its
+        count, from one snapshot (its own connection: this runs in a background thread)."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            sql = "SELECT term, doc FROM chunks_vocab WHERE doc >= ?"
+            counts = {str(t): int(n) for t, n in conn.execute(sql, (min_rows,))}
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return int(row[0] if row is not None else 0), counts
 
     def _count_terms(self, terms: list[str]) -> list[int]:
         marks = ",".join("?" * len(terms))

@@ -65,10 +65,15 @@ class Retriever:
         """The top_k chunks, best first. `relevance=False` skips the per-hit relevance
         score (left at 0), which evaluation over hundreds of hits per query does not need."""
         depth = max(CANDIDATES, top_k)
-        qvec = self.embedder.embed_query(query) if mode != "lexical" else None
+        q_known = self.known([query])[0]
+        # Below MIN_DENSE_WEIGHT the fusion below weighs the dense side 0 whatever the
+        # chunks are, so the query is neither embedded nor searched for it: a Korean
+        # question under MiniLM is its longest query (~50 tokens, ~7 ms to embed), and
+        # its cosines count for nothing. Rankings and scores are the same as with it.
+        dense_counts = mode == "dense" or (mode == "hybrid" and q_known >= MIN_DENSE_WEIGHT)
+        qvec = self.embedder.embed_query(query) if dense_counts else None
         dense = self._dense(qvec, depth) if qvec is not None else []
         lexical = self.store.lexical(query, depth) if mode != "dense" else []
-        q_known = self.known([query])[0]
         if mode == "dense":
             ranked = dense
         elif mode == "lexical":
@@ -76,10 +81,8 @@ class Retriever:
         else:
             # A mostly-Korean query with one English word must not let MiniLM's noise
             # reorder good keyword hits (KorQuAD): below half coverage the dense side is
-            # dropped; English keeps weight 1.
-            # A query the embedder does not know weighs the dense side 0 whatever the
-            # chunks are: their coverage is not worked out for nothing.
-            weight = q_known and q_known * self._known_rows([i for i, _ in dense[:5]])
+            # dropped; English keeps weight 1. (Below half, `dense` is empty: not searched.)
+            weight = q_known * self._known_rows([i for i, _ in dense[:5]]) if dense else 0.0
             weight = weight**2 if weight >= MIN_DENSE_WEIGHT else 0.0
             ranked = zscore_fusion([dense, lexical], [weight, 1.0])
         if self.reranker is not None:
@@ -208,11 +211,11 @@ class Retriever:
     ) -> dict[int, float]:
         """Keyword coverage, or the calibrated cosine where the embedder knows both texts."""
         ids = [i for i, _ in ranked]
-        vectors = self.store.embeddings(ids)
-        if qvec is None and vectors:  # lexical mode: relevance still weighs meaning
-            qvec = self.embedder.embed_query(query)
         # Cosine counts only where the embedder knows the query and the chunk alike.
-        knows = qvec is not None and q_known > 0
+        knows = q_known > 0
+        vectors = self.store.embeddings(ids) if knows else {}
+        if qvec is None and vectors:  # not embedded for ranking: relevance still weighs meaning
+            qvec = self.embedder.embed_query(query)
         knowns = self._known_of(ids, texts) if knows else [0.0] * len(texts)
         idf = self._idf(analyzer.query_terms(query))
         out = {}

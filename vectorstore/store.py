@@ -24,6 +24,7 @@ from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
 from vectorstore.schema import DDL, SCHEMA_VERSION, connect
+from vectorstore.term_counts import FrequentTerms
 from vectorstore.term_scores import TermScores
 from vectorstore.types import (
     EmbeddingMismatchError,
@@ -109,6 +110,7 @@ class Store(StoreQueries):
         self._index: DenseIndex | None = None
         self._term_scores = TermScores()
         self._row_lengths = bm25.RowLengths()
+        self._frequent_terms = FrequentTerms(self._read_frequent_terms)
         self._init_schema()
         self.dimension = self._check_model(dimension)
         self._check_analyzer()
@@ -118,12 +120,13 @@ class Store(StoreQueries):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(
-                self.folder / DB_FILE, readonly=self.read_only, immutable=self._immutable
-            )
+            conn = self._connect()
             self._local.instances = bm25.open_instances(conn)
             self._local.conn = conn
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self.folder / DB_FILE, readonly=self.read_only, immutable=self._immutable)
 
     def _init_schema(self) -> None:
         """Create the tables once. An existing store is opened without the write lock, so a

@@ -46,7 +46,10 @@ class SqliteFault:
 
     def lift(self) -> None:
         for conn in self.connections:
-            conn.execute(self.undo)
+            try:
+                conn.execute(self.undo)
+            except sqlite3.ProgrammingError:
+                pass  # closed since (a background read's own): nothing left to undo
 
 
 def seeded(folder: Path) -> tuple[Store, HashEmbedder]:

@@ -56,3 +56,41 @@ def test_chunks_coverage_is_not_worked_out_for_a_query_the_embedder_does_not_kno
     assert hits[0].relevance > 0  # keyword coverage still scores it
     retriever.search("LoRA adapters", 2)
     assert asked  # an English query does weigh the chunks' coverage
+
+
+@pytest.mark.parametrize("query", ["트랜스포머의 구조", "GPT-3 model 뉘르부르크링 서킷 트랜스포머"])
+def test_a_query_whose_dense_side_weighs_nothing_is_not_searched_by_meaning(
+    retriever: Retriever, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from vectorstore import retrieval
+    from vectorstore.store import DocumentWrite
+    from vectorstore.types import NewChunk
+
+    texts = ["트랜스포머의 구조와 어텐션", "GPT-3 모델과 트랜스포머", "서킷의 구조"]
+    # Others around them, so that their words are rare enough to be searched at all.
+    texts += [f"다른 문단 {n}: 데이터와 학습" for n in range(12)]
+    chunks = [NewChunk(text, "노트") for text in texts]
+    vectors = retriever.embedder.embed([c.indexed_text for c in chunks])
+    doc = DocumentWrite("w.md", "w.md", None, "w", {}, chunks, vectors)
+    retriever.store.write_documents([doc])
+    q_known = retriever.known([query])[0]
+    assert q_known < retrieval.MIN_DENSE_WEIGHT  # the fusion weighs the dense side 0
+    searched: list[int] = []
+    real = retriever._dense
+    monkeypatch.setattr(retriever, "_dense", lambda q, d: (searched.append(d), real(q, d))[1])
+    embedded: list[str] = []
+    embed = retriever.embedder.embed_query
+    monkeypatch.setattr(
+        retriever.embedder, "embed_query", lambda q: (embedded.append(q), embed(q))[1]
+    )
+    hits = retriever.search(query, 3)
+    assert hits and searched == []
+    # Embedded only where relevance weighs the cosine: a query the model knows in part.
+    assert embedded == ([query] if q_known > 0 else [])
+    # The same hits, scores and relevance as when the dense side is searched and weighed 0.
+    monkeypatch.setattr(retrieval, "MIN_DENSE_WEIGHT", 0.0)
+    full = retriever.search(query, 3)
+    assert searched  # that path did search
+    assert [(h.chunk_id, h.score, h.relevance) for h in hits] == [
+        (h.chunk_id, h.score, h.relevance) for h in full
+    ]
