@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_format)
+    # Requests already run side by side: the tokenizers' own thread pool only spins on the
+    # other core, and with it off their batch calls let go of the interpreter lock.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     # Fail fast, before binding: a store built with another embedding model cannot be served.
     open_store(settings, settings.embedding_model).close()

@@ -10,6 +10,7 @@ where int8's 3x pays); only the query path runs here.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 OUTPUT = "sentence_embedding"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def available() -> bool:
@@ -39,12 +48,16 @@ class OpenVinoQuery:
         core = ov.Core()
         bf16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         self.precision = "bf16" if bf16 else "f32"
+        streams = usable_cores()
         config = {
             "INFERENCE_PRECISION_HINT": self.precision,
-            # One thread a query, as the ONNX Runtime query session: requests already run
-            # side by side, and a query is too small to split.
-            "INFERENCE_NUM_THREADS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
+            # One thread a query (a query is too small to split), and a stream per core:
+            # a compiled model runs one query at a time per stream, so with the single
+            # stream of the LATENCY hint every search's query waited for the others' on
+            # one core (4 threads: 182 queries/s, against 326 with 2 streams on 2 cores;
+            # the streams share the weights, ~28 MB more in all).
+            "NUM_STREAMS": streams,
+            "INFERENCE_NUM_THREADS": streams,
         }
         self._model = core.compile_model(core.read_model(str(model_file)), "CPU", config)
         self._output = self._model.output(OUTPUT)

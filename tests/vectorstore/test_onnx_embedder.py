@@ -146,3 +146,47 @@ def test_queries_fall_back_to_onnx_runtime_without_openvino(
         assert getattr(embedder._queries(), "__self__", None) is None  # not OpenVINO
         same = [float(embedder.embed_query(t) @ int8.embed_query(t)) for t in TEXTS]
         assert min(same) > 0.9999, same
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [(None, True), ("true", True), ("1", True), ("false", False), ("OFF", False), ("0", False)],
+)
+def test_the_tokenizer_pool_setting_is_read_as_the_library_reads_it(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, on: bool
+) -> None:
+    from vectorstore.onnx_embedder import tokenizer_pool_on
+
+    if value is None:
+        monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    else:
+        monkeypatch.setenv("TOKENIZERS_PARALLELISM", value)
+    assert tokenizer_pool_on() is on
+
+
+@pytest.mark.models
+def test_with_the_pool_off_passages_are_tokenized_without_the_interpreter_lock(
+    int8: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = int8._counter
+    calls: list[str] = []
+
+    class Spy:  # the Rust tokenizer's methods cannot be patched on the object itself
+        def encode(self, text: str, **kw: object) -> object:
+            calls.append("encode")
+            return counter.encode(text, **kw)
+
+        def encode_batch(self, texts: list[str], **kw: object) -> object:
+            calls.append("encode_batch")
+            return counter.encode_batch(texts, **kw)
+
+    monkeypatch.setattr(int8, "_counter", Spy())
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    on = int8.count_tokens(TEXTS[:2])
+    assert calls == ["encode", "encode"]  # a few texts: no pool to wake
+    calls.clear()
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    off = int8.count_tokens(TEXTS[2:] + TEXTS[:2])
+    # encode_batch lets go of the lock; the counts are the same either way
+    assert calls == ["encode_batch"] and off[2:] == on
+    assert int8.unknown_letters(TEXTS[2:] + TEXTS[:2])[-1] == 0 and calls == ["encode_batch"]
