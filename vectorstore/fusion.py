@@ -46,5 +46,10 @@ def zscore_fusion(
         z = {key: (s - mean) / spread for key, s in pairs}
         normalised.append((z, min(z.values()), weight / total))
     keys = dict.fromkeys(key for z, _, _ in normalised for key in z)
-    fused = {key: sum(w * z.get(key, floor) for z, floor, w in normalised) for key in keys}
+    # A list at a time, not a sum() per key: the same additions in the same order (so the
+    # same doubles), without a generator per key (~0.1 ms a search under the GIL).
+    fused = dict.fromkeys(keys, 0.0)
+    for z, floor, w in normalised:
+        for key in keys:
+            fused[key] += w * z.get(key, floor)
     return sorted(fused.items(), key=lambda item: item[1], reverse=True)

@@ -32,6 +32,8 @@ DF_CACHE_TERMS = 100_000
 # SciFact test lexical / hybrid: 4,000 rows 0.6939 / 0.7343; 8,000 0.7035 / 0.7438; no
 # budget 0.7037 / 0.7442. At 100k chunks p50 went 40 -> ~8 ms.
 POSTING_BUDGET = 8000
+# Start-up waits this long for the frequent terms' counts (vectorstore.term_counts).
+WARM_WAIT_S = 5.0
 # SQLite integers are signed 64-bit; a larger Python int raises OverflowError on binding.
 _SQLITE_MAX_INT = 2**63 - 1
 
@@ -169,12 +171,14 @@ class StoreQueries:
         return _matched_postings(conn, term) if worked_out is None else worked_out
 
     def warm_keywords(self) -> None:
-        """Read now what the first keyword search would otherwise read: row lengths (and
-        start reading the frequent terms' counts in the background)."""
+        """Read now what the first keyword search would otherwise read: row lengths and
+        the frequent terms' counts (0.57 s at 100k chunks; a store so large that they
+        take longer than WARM_WAIT_S goes on reading them in the background)."""
         conn = self._conn()
         if self._local.instances:
             bm25.read_lengths(conn, self._row_lengths)
         self._frequent_terms.get(self.generation())
+        self._frequent_terms.wait(WARM_WAIT_S)
 
     def _selective(self, terms: list[str]) -> list[str]:
         """The query's rarer terms: without those most chunks hold, and only as many of
