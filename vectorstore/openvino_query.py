@@ -54,7 +54,7 @@ class OpenVinoQuery:
             # One thread a query (a query is too small to split), and a stream per core:
             # a compiled model runs one query at a time per stream, so with the single
             # stream of the LATENCY hint every search's query waited for the others' on
-            # one core (4 threads: 182 queries/s, against 326 with 2 streams on 2 cores;
+            # one core (2 threads: 182 queries/s, against 326 with 2 streams on 2 cores;
             # the streams share the weights, ~28 MB more in all).
             "NUM_STREAMS": streams,
             "INFERENCE_NUM_THREADS": streams,
