@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 SMALL_BATCH = 8
 
 
+def _unknown_letters(text: str, ids: list[int], offsets: list[tuple[int, int]], unk: int) -> int:
+    if unk not in ids:  # most texts: one scan in C, not a Python loop over every token
+        return 0
+    spans = (offsets[k] for k, i in enumerate(ids) if i == unk)
+    return sum(len(LETTERS.findall(text[a:b])) for a, b in spans)
+
+
 def tokenizer_pool_on() -> bool:
     """Whether the tokenizers library uses its thread pool: TOKENIZERS_PARALLELISM read
     as the library reads it (on unless set to an off value)."""
@@ -163,14 +170,9 @@ class OnnxEmbedder:
             return []
         if unk is None:
             return [0] * len(texts)
-        encoded = self._plain(texts)
         return [
-            sum(
-                len(LETTERS.findall(text[a:b]))
-                for i, (a, b) in zip(e.ids, e.offsets, strict=True)
-                if i == unk
-            )
-            for text, e in zip(texts, encoded, strict=True)
+            _unknown_letters(text, e.ids, e.offsets, unk)
+            for text, e in zip(texts, self._plain(texts), strict=True)
         ]
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:

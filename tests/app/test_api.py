@@ -42,6 +42,19 @@ def test_search_returns_numbered_sources(client: httpx.Client) -> None:
         assert set(results[0]) >= {"document_id", "source", "title", "chunk_id", "text", "score"}
 
 
+def test_search_reply_is_the_documented_model(client: httpx.Client) -> None:
+    from app.schemas import SearchResponse
+
+    reply = client.post("/api/search", json={"query": "ragqa 한국어 검색", "top_k": 2})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
+    parsed = SearchResponse.model_validate_json(reply.content)
+    assert parsed.model_dump(mode="json") == reply.json() and parsed.results
+    schema = client.get("/openapi.json").json()["paths"]["/api/search"]["post"]["responses"]
+    assert schema["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/SearchResponse"
+    )
+
+
 def test_ask_answers_with_valid_citations(client: httpx.Client) -> None:
     answer = client.post("/api/ask", json={"question": "How does ragqa cite passages?"}).json()
     assert answer["grounded"] is True and answer["answer"]
