@@ -238,7 +238,7 @@ def _query_runner(ort: Any, model_file: Path) -> Runner:
 
     if openvino_query.available():
         try:
-            return openvino_query.OpenVinoQuery(model_file).run
+            return openvino_query.OpenVinoQuery(model_file, streams=_cores()).run
         except Exception as exc:  # noqa: BLE001 - any OpenVINO failure: the ORT path works
             log.warning(
                 "OpenVINO could not compile %s (%s); queries use ONNX Runtime", model_file, exc
@@ -262,7 +262,8 @@ def _query_options(ort: Any) -> Any:
 
 
 def _cores() -> int:
-    # Physical-core count is what onnxruntime defaults to; respect a CPU-limited container.
+    # The cores this process may run on (onnxruntime defaults to the host's physical
+    # cores): a CPU-limited container's set, not the host's.
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux

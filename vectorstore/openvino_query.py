@@ -10,7 +10,6 @@ where int8's 3x pays); only the query path runs here.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,14 +20,6 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 OUTPUT = "sentence_embedding"
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (a container's CPU set, not the host's)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def available() -> bool:
@@ -42,13 +33,13 @@ def available() -> bool:
 class OpenVinoQuery:
     """Runs a sentence-embedding ONNX model for one text at a time, from any thread."""
 
-    def __init__(self, model_file: Path) -> None:
+    def __init__(self, model_file: Path, streams: int = 1) -> None:
+        """`streams`: how many queries may run at once, one thread each (the cores)."""
         import openvino as ov
 
         core = ov.Core()
         bf16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         self.precision = "bf16" if bf16 else "f32"
-        streams = usable_cores()
         config = {
             "INFERENCE_PRECISION_HINT": self.precision,
             # One thread a query (a query is too small to split), and a stream per core:

@@ -119,7 +119,12 @@ def test_queries_run_on_openvino_when_it_is_installed(int8: OnnxEmbedder) -> Non
 
     assert openvino_query.available()  # a dependency: a missing one would be a slower path
     runner = int8._queries()
-    assert isinstance(getattr(runner, "__self__", None), openvino_query.OpenVinoQuery)
+    query_model = getattr(runner, "__self__", None)
+    assert isinstance(query_model, openvino_query.OpenVinoQuery)
+    # A stream per core: concurrent searches embed their queries side by side.
+    from vectorstore.onnx_embedder import _cores
+
+    assert query_model._model.get_property("NUM_STREAMS") == _cores()
 
 
 @pytest.mark.models
