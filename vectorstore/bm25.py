@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vectorstore import keywords
+from vectorstore.schema import meta_value
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -137,8 +138,7 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _epoch(conn: sqlite3.Connection) -> str:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (EPOCH_KEY,)).fetchone()
-    return "0" if row is None else str(row[0])
+    return meta_value(conn, EPOCH_KEY) or "0"
 
 
 def varints(blob: bytes) -> NDArray[np.int64]:

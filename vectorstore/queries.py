@@ -13,6 +13,7 @@ import numpy as np
 
 from vectorstore import analyzer, bm25, keywords
 from vectorstore.cache import Memo
+from vectorstore.schema import meta_value
 from vectorstore.term_counts import FrequentTerms
 from vectorstore.term_scores import Postings, TermScores, best
 from vectorstore.types import DocumentInfo, StoredChunk
@@ -231,13 +232,13 @@ class StoreQueries:
         conn = self._connect()
         try:
             conn.execute("BEGIN")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            generation = int(meta_value(conn, "generation") or 0)
             sql = "SELECT term, doc FROM chunks_vocab WHERE doc >= ?"
             counts = {str(t): int(n) for t, n in conn.execute(sql, (min_rows,))}
             conn.execute("COMMIT")
         finally:
             conn.close()
-        return int(row[0] if row is not None else 0), counts
+        return generation, counts
 
     def _count_terms(self, terms: list[str]) -> list[int]:
         marks = ",".join("?" * len(terms))

@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS chunks (
 DDL += keywords.DDL
 
 
+def meta_value(conn: sqlite3.Connection, key: str) -> str | None:
+    """A value of the store's `meta` table, read on `conn` (in its transaction, if any)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def connect(path: Path, *, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
     """`immutable`: the file cannot change while open (a read-only mount). Only then can
     SQLite read a WAL database whose -shm file it cannot create."""

@@ -23,7 +23,7 @@ from vectorstore.faults import explain, is_read_only, on_read_only_mount, read_o
 from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
-from vectorstore.schema import DDL, SCHEMA_VERSION, connect
+from vectorstore.schema import DDL, SCHEMA_VERSION, connect, meta_value
 from vectorstore.term_counts import FrequentTerms
 from vectorstore.term_scores import TermScores
 from vectorstore.types import (
@@ -158,8 +158,7 @@ class Store(StoreQueries):
             raise
 
     def _meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        return meta_value(self._conn(), key)
 
     def _check_model(self, dimension: int | None) -> int | None:
         stored = self._meta("embedding_model")

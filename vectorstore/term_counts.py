@@ -38,7 +38,8 @@ class FrequentTerms:
         self.min_rows = min_rows
         self._lock = threading.Lock()
         self._counts: tuple[int, dict[str, int]] | None = None
-        self._reading = False
+        self._idle = threading.Event()  # clear while a read is under way
+        self._idle.set()
         self._next_start = 0.0
 
     def get(self, generation: int) -> dict[str, int] | None:
@@ -50,19 +51,21 @@ class FrequentTerms:
         self.refresh()
         return None
 
+    @property
+    def reading(self) -> bool:
+        return not self._idle.is_set()
+
     def refresh(self) -> None:
         """Start a background read unless one runs or the duty limit holds it back."""
         with self._lock:
-            if self._reading or time.monotonic() < self._next_start:
+            if self.reading or time.monotonic() < self._next_start:
                 return
-            self._reading = True
+            self._idle.clear()
         threading.Thread(target=self._run, name="ragqa-term-counts", daemon=True).start()
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until no read is under way (tests, and a start-up that wants them in)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._reading and (deadline is None or time.monotonic() < deadline):
-            time.sleep(0.005)
+        self._idle.wait(timeout)
 
     def _run(self) -> None:
         began = time.monotonic()
@@ -73,5 +76,5 @@ class FrequentTerms:
         finally:
             took = time.monotonic() - began
             with self._lock:
-                self._reading = False
                 self._next_start = began + took / DUTY
+                self._idle.set()

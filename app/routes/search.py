@@ -9,7 +9,6 @@ from app.deps import ServicesDep
 from app.schemas import SearchRequest, SearchResponse, error_responses
 
 router = APIRouter(prefix="/api", tags=["search"])
-JSON = "application/json"
 
 
 @router.post("/search", response_model=SearchResponse, responses=error_responses(400, 503))
@@ -22,4 +21,5 @@ async def search(body: SearchRequest, services: ServicesDep) -> Response:
     # Serialised once by the model it is: returned as a model, FastAPI dumps it, validates
     # the dump again on a worker thread and serialises that (0.6 ms against 0.02 for five
     # passages, all of it holding the interpreter lock that concurrent searches share).
-    return Response(SearchResponse(results=results).model_dump_json(), media_type=JSON)
+    body_json = SearchResponse(results=results).model_dump_json()
+    return Response(body_json, media_type="application/json")

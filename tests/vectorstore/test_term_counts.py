@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.vectorstore.test_term_scores import _write
 from vectorstore.embedder import HashEmbedder
-from vectorstore.store import DocumentWrite, Store
+from vectorstore.store import Store
 from vectorstore.term_counts import FrequentTerms
-from vectorstore.types import NewChunk
 
 TERMS = ["alpha", "beta", "gamma", "delta", "omega", "absent"]
 
@@ -27,12 +27,6 @@ def store(tmp_path: Path) -> Store:
     for n, text in enumerate(texts):  # a document each: the index holds no neighbours' words
         _write(store, emb, f"d{n}", [text])
     return store
-
-
-def _write(store: Store, emb: HashEmbedder, doc_id: str, texts: list[str]) -> None:
-    chunks = [NewChunk(text, doc_id) for text in texts]
-    vectors = emb.embed([c.indexed_text for c in chunks])
-    store.write_documents([DocumentWrite(doc_id, doc_id, None, doc_id, {}, chunks, vectors)])
 
 
 def _per_term(store: Store, terms: list[str] = TERMS) -> dict[str, int]:
@@ -124,4 +118,4 @@ def test_a_failed_read_leaves_counts_to_fts5(tmp_path: Path) -> None:
     frequent = FrequentTerms(read)
     assert frequent.get(1) is None
     frequent.wait(5)
-    assert frequent.get(1) is None and not frequent._reading
+    assert frequent.get(1) is None and not frequent.reading
