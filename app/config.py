@@ -124,6 +124,14 @@ class Settings(BaseSettings):
         "CrossEncoder (Hugging Face id or local folder). Empty: off (none ships in a package).",
     )
     rerank_depth: int = Field(30, ge=1, le=1000, description="Hits the reranker rescores.")
+    search_concurrency: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="Searches (and the retrieval of questions) run at once; more wait their "
+        "turn in arrival order. 0: one per core this process may use. More than the cores "
+        "makes concurrent searches share them and the slowest wait longest.",
+    )
     index_kind: Literal["auto", "flat", "ivf_sq8"] = Field(
         "auto",
         description="FAISS index. auto: flat (exact) below 50,000 chunks, ivf_sq8 above. "

@@ -126,6 +126,7 @@ def build_services(
         context_window=settings.context_window,
         source_tokens=settings.source_tokens,
         observer=observer or NullObserver(),
+        search_slots=settings.search_concurrency,
     )
     return Services(
         settings, store, embedder, generator, rag, build_pipeline(settings, store, embedder)

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.admission import FifoGate
 from app.citations import attribute, clean_citations
 from app.conversation import search_query
 from app.generators.base import ChatMessage, Generator
@@ -16,6 +17,7 @@ from app.language import not_found_message
 from app.observer import NullObserver, RagObserver
 from app.prompts import BuiltPrompt, build_prompt
 from app.schemas import Answer, Source, Timings, Usage
+from vectorstore.cores import usable_cores
 from vectorstore.retrieval import Retriever
 from vectorstore.types import SearchHit, SearchMode
 
@@ -48,8 +50,10 @@ class RagService:
     context_window: int | None = None
     source_tokens: int | None = None  # cap on the sources' share of the prompt
     observer: RagObserver = field(default_factory=NullObserver)  # metrics, when served
+    search_slots: int = 0  # searches run at once, the rest queued in order; 0: one a core
 
     def __post_init__(self) -> None:
+        self._search_gate = FifoGate(self.search_slots or usable_cores())
         # One generation at a time: requests queue here instead of failing or thrashing
         # the CPU with parallel decodes of the same model.
         self._generate_lock = threading.Lock()
@@ -59,10 +63,11 @@ class RagService:
         return [to_source(i, h) for i, h in enumerate(hits, start=1)]
 
     def _retrieve(self, query: str, top_k: int, mode: SearchMode) -> tuple[list[SearchHit], float]:
-        """The hits and the milliseconds they took."""
-        start = time.perf_counter()
-        hits = self.retriever.search(query, top_k, mode)
-        seconds = time.perf_counter() - start
+        """The hits and the milliseconds they took (their turn's wait not counted)."""
+        with self._search_gate:
+            start = time.perf_counter()
+            hits = self.retriever.search(query, top_k, mode)
+            seconds = time.perf_counter() - start
         self.observer.retrieved(mode, seconds)
         return hits, seconds * 1000
 

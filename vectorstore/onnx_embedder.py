@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vectorstore.cores import usable_cores
 from vectorstore.embedder import LETTERS
 from vectorstore.models import resolve_model
 from vectorstore.onnx_export import META_FILE, MODEL_FILE, ensure_export
@@ -103,7 +104,7 @@ class OnnxEmbedder:
         folder = ensure_export(self._cache_dir, self._name, resolved, self._quantize)
         meta = json.loads((folder / META_FILE).read_text())
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads or _cores()
+        options.intra_op_num_threads = self._threads or usable_cores()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
@@ -238,7 +239,7 @@ def _query_runner(ort: Any, model_file: Path) -> Runner:
 
     if openvino_query.available():
         try:
-            return openvino_query.OpenVinoQuery(model_file, streams=_cores()).run
+            return openvino_query.OpenVinoQuery(model_file, streams=usable_cores()).run
         except Exception as exc:  # noqa: BLE001 - any OpenVINO failure: the ORT path works
             log.warning(
                 "OpenVINO could not compile %s (%s); queries use ONNX Runtime", model_file, exc
@@ -259,12 +260,3 @@ def _query_options(ort: Any) -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
-
-
-def _cores() -> int:
-    # The cores this process may run on (onnxruntime defaults to the host's physical
-    # cores): a CPU-limited container's set, not the host's.
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

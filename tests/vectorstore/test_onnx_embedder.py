@@ -122,9 +122,9 @@ def test_queries_run_on_openvino_when_it_is_installed(int8: OnnxEmbedder) -> Non
     query_model = getattr(runner, "__self__", None)
     assert isinstance(query_model, openvino_query.OpenVinoQuery)
     # A stream per core: concurrent searches embed their queries side by side.
-    from vectorstore.onnx_embedder import _cores
+    from vectorstore.cores import usable_cores
 
-    assert query_model._model.get_property("NUM_STREAMS") == _cores()
+    assert query_model._model.get_property("NUM_STREAMS") == usable_cores()
 
 
 @pytest.mark.models
