@@ -81,6 +81,11 @@ class Metrics:
             "Requests waiting for the generator or generating (one generates at a time).",
             registry=reg,
         )
+        self.search_queue = Gauge(
+            "ragqa_search_queue_depth",
+            "Searches waiting for their turn or searching (RAGQA_SEARCH_CONCURRENCY at once).",
+            registry=reg,
+        )
 
     def watch_store(self, counts: Callable[[], tuple[int, int] | None]) -> None:
         """Documents and chunks gauges, read from `counts` at each scrape (None: not
@@ -99,6 +104,9 @@ class Metrics:
 
     def generator_turn(self) -> AbstractContextManager[None]:
         return self.queue.track_inprogress()
+
+    def search_turn(self) -> AbstractContextManager[None]:
+        return self.search_queue.track_inprogress()
 
     def exposition(self, _: Request) -> Response:
         """`GET /metrics`: the text format Prometheus scrapes."""

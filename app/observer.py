@@ -18,6 +18,10 @@ class RagObserver(Protocol):
         """Entered before a request waits for the generator, left once it is done with it."""
         ...
 
+    def search_turn(self) -> AbstractContextManager[None]:
+        """Entered before a search waits for its turn, left once it is done searching."""
+        ...
+
 
 class NullObserver:
     """Listens to nothing: the CLI and the tests that do not look at metrics."""
@@ -29,4 +33,7 @@ class NullObserver:
         pass
 
     def generator_turn(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def search_turn(self) -> AbstractContextManager[None]:
         return nullcontext()

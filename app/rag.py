@@ -64,7 +64,7 @@ class RagService:
 
     def _retrieve(self, query: str, top_k: int, mode: SearchMode) -> tuple[list[SearchHit], float]:
         """The hits and the milliseconds they took (their turn's wait not counted)."""
-        with self._search_gate:
+        with self.observer.search_turn(), self._search_gate:
             start = time.perf_counter()
             hits = self.retriever.search(query, top_k, mode)
             seconds = time.perf_counter() - start

@@ -12,6 +12,7 @@ import pytest
 from app.admission import FifoGate
 from app.config import Settings
 from app.generators.echo import EchoGenerator
+from app.metrics import Metrics
 from app.rag import RagService
 from vectorstore.cores import usable_cores
 from vectorstore.retrieval import Retriever
@@ -132,15 +133,26 @@ class _SlowRetriever:
 
 def test_the_service_runs_its_slots_worth_of_searches_at_once() -> None:
     retriever = _SlowRetriever()
-    rag = RagService(cast(Retriever, retriever), EchoGenerator(), search_slots=2)
+    metrics = Metrics()
+    rag = RagService(cast(Retriever, retriever), EchoGenerator(), observer=metrics, search_slots=2)
+
+    def depth() -> float | None:
+        return metrics.registry.get_sample_value("ragqa_search_queue_depth")
+
     threads = [threading.Thread(target=rag.search, args=("q", 5, "hybrid")) for _ in range(5)]
     for t in threads:
         t.start()
     _until(lambda: retriever.inside == 2 and rag._search_gate.waiting == 3, "two in, three wait")
+    assert depth() == 5  # two searching, three waiting their turn
     retriever.finish.set()
     for t in threads:
         t.join(WAIT_S)
     assert retriever.most == 2
+    assert depth() == 0
+    timed = metrics.registry.get_sample_value(
+        "ragqa_retrieval_duration_seconds_count", {"mode": "hybrid"}
+    )
+    assert timed == 5
 
 
 def test_by_default_one_search_a_core(monkeypatch: pytest.MonkeyPatch) -> None:

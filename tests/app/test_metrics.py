@@ -103,6 +103,7 @@ def test_metrics_count_routes_timings_tokens_and_store(server: str) -> None:
     assert grew("ragqa_time_to_first_token_seconds_count") == 1
     assert grew("ragqa_generated_tokens_total") == tokens
     assert value(after, "ragqa_generator_queue_depth") == 0
+    assert value(after, "ragqa_search_queue_depth") == 0
 
     stats = httpx.get(f"{server}/api/stats").json()
     assert value(after, "ragqa_documents") == stats["documents"] > 0
