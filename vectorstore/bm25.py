@@ -42,8 +42,13 @@ CREATE_INSTANCES = (
 _COLUMNS = len(keywords.COLUMNS)
 _WEIGHTS = np.array(keywords.WEIGHTS, dtype=np.float64)
 # Each occurrence as one integer, row * columns + column index: one list to read, not two.
-_CODE = f"doc * {_COLUMNS} + " + " + ".join(
-    f"{i} * (col = '{name}')" for i, name in enumerate(keywords.COLUMNS)
+# A CASE on the column's name costs SQLite one comparison until it matches, where a sum of
+# `i * (col = name)` made every comparison and product (100k chunks, 59k occurrences of
+# 40 terms: 0.40 -> 0.29 us an occurrence; reading `doc` alone costs 0.19).
+_CODE = (
+    f"doc * {_COLUMNS} + CASE col "
+    + " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(keywords.COLUMNS))
+    + " END"
 )
 _OCCURRENCES = f"SELECT group_concat({_CODE}) FROM temp.chunks_instances WHERE term = ?"
 # FTS5's averages record: the row count, then each column's token total.
