@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vectorstore.cores import usable_cores
-from vectorstore.embedder import LETTERS
+from vectorstore.embedder import count_letters
 from vectorstore.models import resolve_model
 from vectorstore.onnx_export import META_FILE, MODEL_FILE, ensure_export
 
@@ -34,11 +34,12 @@ log = logging.getLogger(__name__)
 SMALL_BATCH = 8
 
 
-def _unknown_letters(text: str, ids: list[int], offsets: list[tuple[int, int]], unk: int) -> int:
-    if unk not in ids:  # most texts: one scan in C, not a Python loop over every token
+def _unknown_letters(text: str, encoding: Any, unk: int) -> int:
+    ids = encoding.ids  # each read of .ids or .offsets builds a new Python list
+    if unk not in ids:  # most texts: one scan in C, and their offsets never built
         return 0
-    spans = (offsets[k] for k, i in enumerate(ids) if i == unk)
-    return sum(len(LETTERS.findall(text[a:b])) for a, b in spans)
+    offsets = encoding.offsets
+    return sum(count_letters(text[slice(*offsets[k])]) for k, i in enumerate(ids) if i == unk)
 
 
 def tokenizer_pool_on() -> bool:
@@ -172,7 +173,7 @@ class OnnxEmbedder:
         if unk is None:
             return [0] * len(texts)
         return [
-            _unknown_letters(text, e.ids, e.offsets, unk)
+            _unknown_letters(text, e, unk)
             for text, e in zip(texts, self._plain(texts), strict=True)
         ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from vectorstore import analyzer
 from vectorstore.cache import Memo
+from vectorstore.embedder import count_letters
 from vectorstore.fusion import zscore_fusion
 from vectorstore.types import SearchHit, SearchMode
 
@@ -39,7 +39,6 @@ MIN_DENSE_WEIGHT = 0.5
 KNOWN_CACHE_ROWS = 200_000
 KNOWN_SAMPLE_CHARS = 500
 TERMS_CACHE_ROWS = 20_000  # a term set is ~10 kB: bounded to ~200 MB at worst
-_LETTER = re.compile(r"[^\W\d_]")
 
 
 class Retriever:
@@ -113,7 +112,7 @@ class Retriever:
         unknown = self.embedder.unknown_letters(texts)
         out = []
         for text, tokens, missing in zip(texts, counts, unknown, strict=True):
-            letters = len(_LETTER.findall(text))
+            letters = count_letters(text)
             seen = letters - missing  # letters the model has pieces for
             fertility = tokens / seen if seen > 0 else FERTILITY_UNKNOWN
             span = FERTILITY_UNKNOWN - FERTILITY_KNOWN

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from vectorstore.embedder import SentenceTransformerEmbedder
+from vectorstore.embedder import SentenceTransformerEmbedder, count_letters
 from vectorstore.retrieval import Retriever
 from vectorstore.store import Store
 
@@ -18,6 +19,17 @@ def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     emb = SentenceTransformerEmbedder("bundled:all-MiniLM-L6-v2", device="cpu")
     folder: Path = tmp_path_factory.mktemp("coverage")
     return Retriever(Store(folder, emb.model_name, emb.dimension), emb)
+
+
+def test_letters_are_the_word_characters_but_digits_and_underscores() -> None:
+    # Every character of the first three Unicode planes, one by one and as one text.
+    letter = re.compile(r"[^\W\d_]")
+    every = "".join(chr(c) for c in range(0x30000) if not 0xD800 <= c < 0xE000)
+    assert count_letters(every) == len(letter.findall(every)) > 100_000
+    assert count_letters("LoRA는 2021년, r_8 ²½ Ⅻ①!") == len(
+        letter.findall("LoRA는 2021년, r_8 ²½ Ⅻ①!")
+    )
+    assert count_letters("") == 0 and count_letters("3.14 _ -") == 0
 
 
 def test_english_is_known_and_korean_is_not(retriever: Retriever) -> None:
