@@ -15,6 +15,7 @@ from ingest.document import Document
 from vectorstore.embedder import Embedder
 from vectorstore.store import DocumentWrite, Store
 from vectorstore.types import NewChunk
+from vectorstore.vocab_coverage import passage_coverage
 
 Status = Literal["added", "updated", "unchanged"]
 
@@ -112,6 +113,9 @@ class Pipeline:
     ) -> list[DocResult]:
         texts = [c.indexed_text for p in batch for c in p.chunks]
         vectors = self.embedder.embed(texts)
+        # Stored with the chunks, so searches need not tokenize their hits for it (~0.2 ms
+        # a passage, ~1.5 ms of a new question's ~12 at 100k chunks); ~1% of an ingest.
+        known = passage_coverage(self.embedder, [c.passage for p in batch for c in p.chunks])
         writes, offset = [], 0
         for p in batch:
             n = len(p.chunks)
@@ -124,6 +128,7 @@ class Pipeline:
                     p.doc.metadata,
                     p.chunks,
                     np.asarray(vectors[offset : offset + n]),
+                    coverage=known[offset : offset + n],
                 )
             )
             offset += n

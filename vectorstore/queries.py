@@ -115,6 +115,22 @@ class StoreQueries:
             out[int(r["row_id"])] = (_chunk(r), _info(r, "doc_metadata"))
         return out
 
+    def stored_coverage(self, row_ids: Sequence[int]) -> dict[int, float]:
+        """The vocabulary coverage stored at ingest (vectorstore/vocab_coverage.py) of those rows
+        that have one: a store written before it was stored has none, nor its chunks."""
+        if not row_ids:
+            return {}
+        marks = ",".join("?" * len(row_ids))
+        try:
+            rows = self._conn().execute(
+                f"SELECT id, known FROM chunk_coverage WHERE id IN ({marks})", list(row_ids)
+            )
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # an older store opened read-only
+                return {}
+            raise
+        return {int(r[0]): float(r[1]) for r in rows}
+
     def embeddings(self, row_ids: Sequence[int]) -> dict[int, NDArray[np.float32]]:
         if not row_ids:
             return {}

@@ -10,9 +10,9 @@ import numpy as np
 
 from vectorstore import analyzer
 from vectorstore.cache import Memo
-from vectorstore.embedder import count_letters
 from vectorstore.fusion import zscore_fusion
 from vectorstore.types import SearchHit, SearchMode
+from vectorstore.vocab_coverage import passage_coverage, vocab_coverage
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -26,18 +26,14 @@ if TYPE_CHECKING:
 # see a stable spread. SciFact train nDCG@10 with z-score fusion: 50 candidates 0.733,
 # 100 0.736, 200 0.739.
 CANDIDATES = 200
-# Tokens per letter at which an embedder stops "knowing" a script. all-MiniLM-L6-v2 spends
-# ~0.25 on English but ~2.5 on Korean (Hangul is split into jamo); a multilingual model
-# stays well under 1 on both, so its dense side keeps full weight.
-FERTILITY_KNOWN, FERTILITY_UNKNOWN = 0.8, 2.0
 # Cosines of all-MiniLM-style models: unrelated text sits below ~0.25, a passage that
 # answers a question usually above ~0.55.
 COSINE_FLOOR, COSINE_SURE = 0.25, 0.6
 MIN_DENSE_WEIGHT = 0.5
 # known() of a chunk never changes (row ids are never reused: an edit makes new rows), so
-# it is remembered; tokenizing ~10 passages twice per query cost ~7 ms of a 30 ms search.
+# it is stored at ingest and remembered once read; tokenizing ~10 passages twice per query
+# cost ~7 ms of a 30 ms search.
 KNOWN_CACHE_ROWS = 200_000
-KNOWN_SAMPLE_CHARS = 500
 TERMS_CACHE_ROWS = 20_000  # a term set is ~10 kB: bounded to ~200 MB at worst
 
 
@@ -103,22 +99,8 @@ class Retriever:
         return [(i, score) for (i, _), score in order] + ranked[depth:]
 
     def known(self, texts: Sequence[str]) -> list[float]:
-        """How well the embedder's vocabulary covers each text: 1 fully, 0 not at all.
-
-        Dense similarity between texts the model only sees as sub-character pieces is
-        noise; fusing that noise drowns good keyword hits (KorQuAD Recall@5 0.98 -> 0.90).
-        """
-        counts = self.embedder.count_tokens(texts)
-        unknown = self.embedder.unknown_letters(texts)
-        out = []
-        for text, tokens, missing in zip(texts, counts, unknown, strict=True):
-            letters = count_letters(text)
-            seen = letters - missing  # letters the model has pieces for
-            fertility = tokens / seen if seen > 0 else FERTILITY_UNKNOWN
-            span = FERTILITY_UNKNOWN - FERTILITY_KNOWN
-            fertile = min(1.0, max(0.0, (FERTILITY_UNKNOWN - fertility) / span))
-            out.append(fertile * seen / letters if letters else 1.0)  # digits, symbols
-        return out
+        """How well the embedder's vocabulary covers each text (vectorstore/vocab_coverage.py)."""
+        return vocab_coverage(self.embedder, texts)
 
     def unknown_terms(self, text: str) -> tuple[int, int]:
         """How many of the text's search terms occur in no chunk of the store, of how many.
@@ -136,10 +118,12 @@ class Retriever:
         """Mean known() of stored chunks; their text is read only for rows not remembered."""
 
         def compute(ids: list[int]) -> list[float]:
-            rows = self.store.fetch_chunks(ids)
-            present = [i for i in ids if i in rows]
-            values = self._known_texts([rows[i][0].passage for i in present])
-            found = dict(zip(present, values, strict=True))
+            found = self.store.stored_coverage(ids)
+            missing = [i for i in ids if i not in found]
+            rows = self.store.fetch_chunks(missing) if missing else {}
+            present = [i for i in missing if i in rows]
+            values = passage_coverage(self.embedder, [rows[i][0].passage for i in present])
+            found.update(zip(present, values, strict=True))
             return [found.get(i, math.nan) for i in ids]  # deleted since ranking: no vote
 
         values = [v for v in self._known.get(row_ids, compute) if not math.isnan(v)]
@@ -148,12 +132,15 @@ class Retriever:
     def _known_of(self, row_ids: Sequence[int], texts: Sequence[str]) -> list[float]:
         """known() of stored chunks, remembered per row."""
         text_of = dict(zip(row_ids, texts, strict=True))
-        return self._known.get(row_ids, lambda ids: self._known_texts([text_of[i] for i in ids]))
 
-    def _known_texts(self, texts: Sequence[str]) -> list[float]:
-        # A passage's opening is as good a sample of its script as the whole, at a
-        # fraction of the tokenizing (5 passages of ~1,000 characters: ~0.6 ms).
-        return self.known([text[:KNOWN_SAMPLE_CHARS] for text in texts])
+        def compute(ids: list[int]) -> list[float]:
+            found = self.store.stored_coverage(ids)
+            missing = [i for i in ids if i not in found]
+            values = passage_coverage(self.embedder, [text_of[i] for i in missing])
+            found.update(zip(missing, values, strict=True))
+            return [found[i] for i in ids]
+
+        return self._known.get(row_ids, compute)
 
     def _terms_of(self, row_ids: Sequence[int], texts: Sequence[str]) -> list[frozenset[str]]:
         """Stored chunks' analyzer terms, remembered per row. The keyword index holds them

@@ -34,6 +34,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (document_id, ord)
 );
 """
+# A chunk's vocabulary coverage (vectorstore/vocab_coverage.py), worked out at ingest so a
+# search does not tokenize its hits again. A table of its own, not a column of `chunks`:
+# a store made before it gains it at its first write (the schema is made once), and its
+# chunks written before then, or a read-only store without it, go without.
+COVERAGE_TABLE = """CREATE TABLE IF NOT EXISTS chunk_coverage (
+    id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    known REAL NOT NULL
+)"""
+DDL += COVERAGE_TABLE + ";\n"
 # The keyword index (FTS5 over vectorstore.analyzer terms) is derived like FAISS: its layout
 # lives with the code that fills it.
 DDL += keywords.DDL

@@ -23,7 +23,7 @@ from vectorstore.faults import explain, is_read_only, on_read_only_mount, read_o
 from vectorstore.index_kinds import IndexChoice
 from vectorstore.locking import WriteLock
 from vectorstore.queries import StoreQueries
-from vectorstore.schema import DDL, SCHEMA_VERSION, connect, meta_value
+from vectorstore.schema import COVERAGE_TABLE, DDL, SCHEMA_VERSION, connect, meta_value
 from vectorstore.term_counts import FrequentTerms
 from vectorstore.term_scores import TermScores
 from vectorstore.types import (
@@ -58,6 +58,9 @@ class DocumentWrite:
     embeddings: NDArray[np.float32]
     # Kept as given by `ragqa import`, so a restored store says when each was ingested.
     ingested_at: str | None = None
+    # Each chunk's vocabulary coverage (vectorstore/vocab_coverage.py); None: worked out when
+    # a search first needs it.
+    coverage: Sequence[float] | None = None
 
 
 class Store(StoreQueries):
@@ -306,6 +309,8 @@ class Store(StoreQueries):
 
         def body(conn: sqlite3.Connection) -> None:
             self._record_model(conn, docs)
+            if any(doc.coverage is not None for doc in docs):
+                conn.execute(COVERAGE_TABLE)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             for doc in docs:
                 removed.extend(self._delete_rows(conn, doc.id))
@@ -339,6 +344,12 @@ class Store(StoreQueries):
                     indexed.append((row_id, chunk.context, chunk.text))
                     added.append((row_id, vec))
                 conn.executemany(keywords.INSERT, keywords.rows(indexed))
+                if doc.coverage is not None:
+                    ids = [row_id for row_id, _, _ in indexed]
+                    conn.executemany(
+                        "INSERT INTO chunk_coverage (id, known) VALUES (?, ?)",
+                        zip(ids, doc.coverage, strict=True),
+                    )
 
         # One lock across both: no rebuild of a Milvus collection (which other processes
         # share) may run between this commit and this write to it.

@@ -20,6 +20,16 @@ class NewChunk:
     def indexed_text(self) -> str:
         return f"{self.context}\n{self.text}" if self.context else self.text
 
+    @property
+    def passage(self) -> str:
+        """As `StoredChunk.passage` will read once stored."""
+        return passage(self.context, self.text)
+
+
+def passage(context: str, text: str) -> str:
+    """Heading path and text: what relevance, coverage and reranking read."""
+    return f"{context}\n{text}"
+
 
 @dataclass(frozen=True)
 class DocumentInfo:
@@ -43,8 +53,7 @@ class StoredChunk:
 
     @property
     def passage(self) -> str:
-        """Heading path and text: what relevance, coverage and reranking read."""
-        return f"{self.context}\n{self.text}"
+        return passage(self.context, self.text)
 
 
 @dataclass(frozen=True)

@@ -246,9 +246,17 @@ def _search_stores(
     its first documents; above it, chunks spliced from its text (and KorQuAD's, when
     ../shared has it, so Korean postings and queries are in the mix)."""
     from app.bench import synthetic
+    from app.main import build_embedder
     from vectorstore.store import Store
+    from vectorstore.vocab_coverage import passage_coverage
 
     source = Store(settings.store, settings.embedding_model)
+    embedder = build_embedder(settings)
+
+    def coverage(passages: Sequence[str]) -> list[float]:
+        # Stored with each chunk, as an ingest stores it.
+        return passage_coverage(embedder, passages)
+
     try:
         have = int(source.stats()["chunks"])
         pieces: list[synthetic.Piece] = []
@@ -257,13 +265,15 @@ def _search_stores(
             folder = settings.store.with_name(f"search-{size}")
             if size <= have:
                 say(f"search store: the first documents of the corpus, up to {size:,} chunks")
-                made = synthetic.copy_prefix(source, folder, size)
+                made = synthetic.copy_prefix(source, folder, size, coverage)
                 yield folder, made, corpus.queries
             else:
                 if not pieces:
                     pieces, korean = _pieces(source, settings, options, say)
                 say(f"search store: {size:,} chunks spliced from {len(pieces):,} real ones")
-                made = synthetic.synthesize(pieces, folder, settings.embedding_model, size)
+                made = synthetic.synthesize(
+                    pieces, folder, settings.embedding_model, size, coverage=coverage
+                )
                 yield folder, made, corpus.queries + korean
             shutil.rmtree(folder, ignore_errors=True)
     finally:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 CHUNKS_PER_DOCUMENT = 2
+# Passages -> their vocabulary coverage (vectorstore.vocab_coverage.passage_coverage).
+Coverage = Callable[[Sequence[str]], list[float]]
 _BATCH = 500  # documents per transaction
 _SENTENCE_END = re.compile(r"(?<=[.!?。다])\s+")
 
@@ -56,9 +58,10 @@ def embedded_pieces(
     return [Piece(t, v) for t, v in zip(cut, vectors, strict=True)]
 
 
-def copy_prefix(source: Store, folder: Path, chunks: int) -> int:
+def copy_prefix(source: Store, folder: Path, chunks: int, coverage: Coverage | None = None) -> int:
     """The first whole documents of `source` holding at most `chunks` chunks, copied with
-    their vectors into a new store at `folder`; returns the chunk count."""
+    their vectors into a new store at `folder`; returns the chunk count. `coverage`: each
+    chunk's vocabulary coverage stored with it, as an ingest stores it."""
     target = Store(folder, source.embedding_model, source.dimension)
     conn = source._conn()
     taken = 0
@@ -75,6 +78,7 @@ def copy_prefix(source: Store, folder: Path, chunks: int) -> int:
                     break
                 taken += len(rows)
                 vectors = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+                new = [NewChunk(r[0], r[1]) for r in rows]
                 batch.append(
                     DocumentWrite(
                         doc["id"],
@@ -82,8 +86,9 @@ def copy_prefix(source: Store, folder: Path, chunks: int) -> int:
                         doc["title"],
                         doc["content_hash"],
                         {},
-                        [NewChunk(r[0], r[1]) for r in rows],
+                        new,
                         vectors,
+                        coverage=coverage([c.passage for c in new]) if coverage else None,
                     )
                 )
                 if len(batch) >= _BATCH:
@@ -104,8 +109,10 @@ def synthesize(
     chunks: int,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    coverage: Coverage | None = None,
 ) -> int:
-    """A new store at `folder` of `chunks` spliced chunks, two per document."""
+    """A new store at `folder` of `chunks` spliced chunks, two per document; `coverage` as
+    in copy_prefix."""
     if len(source) < 2:
         raise ValueError("synthesizing needs at least two real chunks")
     rng = np.random.default_rng(seed)
@@ -115,7 +122,7 @@ def synthesize(
     made = 0
     try:
         with target.writer():
-            for batch in _batches(rng, source, halves, chunks):
+            for batch in _batches(rng, source, halves, chunks, coverage):
                 target.write_documents(batch)
                 made += sum(len(d.chunks) for d in batch)
                 if progress:
@@ -131,6 +138,7 @@ def _batches(
     source: Sequence[Piece],
     halves: Sequence[tuple[str, str]],
     chunks: int,
+    coverage: Coverage | None,
 ) -> Iterator[list[DocumentWrite]]:
     batch: list[DocumentWrite] = []
     for doc_no in range((chunks + CHUNKS_PER_DOCUMENT - 1) // CHUNKS_PER_DOCUMENT):
@@ -140,6 +148,7 @@ def _batches(
         vectors = np.stack([source[a].vector + source[b].vector for a, b in pairs])
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         doc_id = f"synthetic/{doc_no:07d}"
+        new = [NewChunk(t, "") for t in texts]
         batch.append(
             DocumentWrite(
                 doc_id,
@@ -147,8 +156,9 @@ def _batches(
                 None,
                 hashlib.sha256("\n".join(texts).encode()).hexdigest(),
                 {"synthetic": True},
-                [NewChunk(t, "") for t in texts],
+                new,
                 vectors.astype(np.float32),
+                coverage=coverage([c.passage for c in new]) if coverage else None,
             )
         )
         if len(batch) >= _BATCH:

@@ -59,10 +59,12 @@ def test_chunks_coverage_is_not_worked_out_for_a_query_the_embedder_does_not_kno
     vectors = retriever.embedder.embed([c.indexed_text for c in chunks])
     retriever.store.write_documents([DocumentWrite("k.md", "k.md", None, "k", {}, chunks, vectors)])
     asked: list[int] = []
-    real = retriever._known_texts
-    monkeypatch.setattr(retriever, "_known_texts", lambda t: (asked.append(len(t)), real(t))[1])
+    real = retriever.store.stored_coverage
+    monkeypatch.setattr(
+        retriever.store, "stored_coverage", lambda ids: (asked.append(len(ids)), real(ids))[1]
+    )
     # A Korean query: MiniLM knows none of it, so the dense side weighs 0 whatever the
-    # chunks are, and no chunk is tokenized to find out.
+    # chunks are, and no chunk's coverage is read or worked out to find out.
     hits = retriever.search("트랜스포머 구조", 2)
     assert hits and hits[0].document_id == "k.md" and asked == []
     assert hits[0].relevance > 0  # keyword coverage still scores it
