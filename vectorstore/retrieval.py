@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -117,13 +117,11 @@ class Retriever:
     def _known_rows(self, row_ids: list[int]) -> float:
         """Mean known() of stored chunks; their text is read only for rows not remembered."""
 
+        def passages(ids: list[int]) -> dict[int, str]:
+            return {i: chunk.passage for i, (chunk, _) in self.store.fetch_chunks(ids).items()}
+
         def compute(ids: list[int]) -> list[float]:
-            found = self.store.stored_coverage(ids)
-            missing = [i for i in ids if i not in found]
-            rows = self.store.fetch_chunks(missing) if missing else {}
-            present = [i for i in missing if i in rows]
-            values = passage_coverage(self.embedder, [rows[i][0].passage for i in present])
-            found.update(zip(present, values, strict=True))
+            found = self._coverage(ids, passages)
             return [found.get(i, math.nan) for i in ids]  # deleted since ranking: no vote
 
         values = [v for v in self._known.get(row_ids, compute) if not math.isnan(v)]
@@ -134,13 +132,24 @@ class Retriever:
         text_of = dict(zip(row_ids, texts, strict=True))
 
         def compute(ids: list[int]) -> list[float]:
-            found = self.store.stored_coverage(ids)
-            missing = [i for i in ids if i not in found]
-            values = passage_coverage(self.embedder, [text_of[i] for i in missing])
-            found.update(zip(missing, values, strict=True))
+            found = self._coverage(ids, lambda missing: {i: text_of[i] for i in missing})
             return [found[i] for i in ids]
 
         return self._known.get(row_ids, compute)
+
+    def _coverage(
+        self, row_ids: list[int], passages: Callable[[list[int]], dict[int, str]]
+    ) -> dict[int, float]:
+        """Chunks' coverage as stored at ingest; for chunks stored without it, worked out
+        from `passages` of those rows (a row it leaves out gets none)."""
+        found = self.store.stored_coverage(row_ids)
+        missing = [i for i in row_ids if i not in found]
+        if missing:
+            texts = passages(missing)
+            present = [i for i in missing if i in texts]
+            values = passage_coverage(self.embedder, [texts[i] for i in present])
+            found.update(zip(present, values, strict=True))
+        return found
 
     def _terms_of(self, row_ids: Sequence[int], texts: Sequence[str]) -> list[frozenset[str]]:
         """Stored chunks' analyzer terms, remembered per row. The keyword index holds them

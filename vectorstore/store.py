@@ -43,6 +43,8 @@ log = logging.getLogger("ragqa")
 
 DB_FILE = "store.sqlite3"
 INDEX_FILE = "dense.faiss"
+# How long close() waits for a background read of the term counts (0.6 s at 100k chunks).
+CLOSE_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -553,6 +555,10 @@ class Store(StoreQueries):
                     pass  # derived data: a failed save only costs a rebuild on next open
 
     def close(self) -> None:
+        # A background read of the term counts has a connection of its own: closed before
+        # this returns, so a closed store's files stay as they are (its last connection to
+        # close checkpoints the WAL and removes it).
+        self._frequent_terms.wait(CLOSE_WAIT_S)
         if self._milvus is not None:
             with self._index_lock:
                 self._milvus.close()  # Milvus Lite's file lock goes with the last client

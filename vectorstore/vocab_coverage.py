@@ -27,6 +27,8 @@ SAMPLE_CHARS = 500
 def vocab_coverage(embedder: Embedder, texts: Sequence[str]) -> list[float]:
     """Each text's coverage: the share of its letters the model has pieces for, times 1
     while the model spends few tokens a letter, falling to 0 at FERTILITY_UNKNOWN."""
+    if not texts:
+        return []
     counts = embedder.count_tokens(texts)
     unknown = embedder.unknown_letters(texts)
     out = []
