@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 """
 # A chunk's vocabulary coverage (vectorstore/vocab_coverage.py), worked out at ingest so a
 # search does not tokenize its hits again. A table of its own, not a column of `chunks`:
-# a store made before it gains it at its first write (the schema is made once), and its
+# a store made before it gains it when next opened where it is writable (Store makes it
+# then; for a store that has it, the statement is a no-op that takes no lock), and its
 # chunks written before then, or a read-only store without it, go without.
 COVERAGE_TABLE = """CREATE TABLE IF NOT EXISTS chunk_coverage (
     id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,

@@ -140,6 +140,8 @@ class Store(StoreQueries):
             raise StoreError(f"{self.folder} holds no store, and a store cannot be made there")
         try:
             if self._has_schema():
+                if not self.read_only:
+                    self._conn().execute(COVERAGE_TABLE)  # added since the store was made
                 return
             with self._writing():
                 conn = self._conn()
@@ -311,8 +313,6 @@ class Store(StoreQueries):
 
         def body(conn: sqlite3.Connection) -> None:
             self._record_model(conn, docs)
-            if any(doc.coverage is not None for doc in docs):
-                conn.execute(COVERAGE_TABLE)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             for doc in docs:
                 removed.extend(self._delete_rows(conn, doc.id))

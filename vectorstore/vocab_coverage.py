@@ -31,12 +31,12 @@ def vocab_coverage(embedder: Embedder, texts: Sequence[str]) -> list[float]:
         return []
     counts = embedder.count_tokens(texts)
     unknown = embedder.unknown_letters(texts)
+    span = FERTILITY_UNKNOWN - FERTILITY_KNOWN
     out = []
     for text, tokens, missing in zip(texts, counts, unknown, strict=True):
         letters = count_letters(text)
         seen = letters - missing  # letters the model has pieces for
         fertility = tokens / seen if seen > 0 else FERTILITY_UNKNOWN
-        span = FERTILITY_UNKNOWN - FERTILITY_KNOWN
         fertile = min(1.0, max(0.0, (FERTILITY_UNKNOWN - fertility) / span))
         out.append(fertile * seen / letters if letters else 1.0)  # digits, symbols
     return out

@@ -251,13 +251,13 @@ def _search_stores(
     from vectorstore.vocab_coverage import passage_coverage
 
     source = Store(settings.store, settings.embedding_model)
-    embedder = build_embedder(settings)
-
-    def coverage(passages: Sequence[str]) -> list[float]:
-        # Stored with each chunk, as an ingest stores it.
-        return passage_coverage(embedder, passages)
-
     try:
+        embedder = build_embedder(settings)
+
+        def coverage(passages: Sequence[str]) -> list[float]:
+            # Stored with each chunk, as an ingest stores it.
+            return passage_coverage(embedder, passages)
+
         have = int(source.stats()["chunks"])
         pieces: list[synthetic.Piece] = []
         korean: list[str] = []
@@ -269,7 +269,7 @@ def _search_stores(
                 yield folder, made, corpus.queries
             else:
                 if not pieces:
-                    pieces, korean = _pieces(source, settings, options, say)
+                    pieces, korean = _pieces(source, embedder, options, say)
                 say(f"search store: {size:,} chunks spliced from {len(pieces):,} real ones")
                 made = synthetic.synthesize(
                     pieces, folder, settings.embedding_model, size, coverage=coverage
@@ -281,7 +281,7 @@ def _search_stores(
 
 
 def _pieces(
-    source: Any, settings: Settings, options: BenchOptions, say: Callable[[str], None]
+    source: Any, embedder: Embedder, options: BenchOptions, say: Callable[[str], None]
 ) -> tuple[list[Any], list[str]]:
     from app.bench import synthetic
     from app.bench.corpus import KORQUAD
@@ -289,11 +289,9 @@ def _pieces(
     pieces = synthetic.pieces(source)
     if options.korean and KORQUAD.exists():
         from app.evaluation.datasets import load_squad
-        from app.main import build_embedder
 
         squad = load_squad(KORQUAD)
         say(f"embedding {len(squad.documents)} KorQuAD paragraphs for the synthetic store")
-        embedder = build_embedder(settings)
         pieces += synthetic.embedded_pieces([d.text for d in squad.documents], embedder.embed)
         return pieces, [q for q, _, _ in squad.questions[:: max(1, len(squad.questions) // 100)]]
     return pieces, []
