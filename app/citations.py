@@ -5,22 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from app.grounding.sentences import MARKER, numbers_in
 from vectorstore.analyzer import STOPWORDS, terms
-
-# [1], [2, 3], [1][2], [1-2] are all forms small models produce.
-_MARKER = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
-
-
-def _numbers(group: str) -> list[int]:
-    out: list[int] = []
-    for part in re.split(r"\s*,\s*", group):
-        bounds = re.split(r"\s*[\-–]\s*", part)
-        if len(bounds) == 2:
-            lo, hi = int(bounds[0]), int(bounds[1])
-            out.extend(range(lo, hi + 1) if 0 < hi - lo < 20 else [lo, hi])
-        else:
-            out.append(int(bounds[0]))
-    return out
 
 
 def clean_citations(answer: str, valid: int) -> tuple[str, list[int]]:
@@ -28,13 +14,13 @@ def clean_citations(answer: str, valid: int) -> tuple[str, list[int]]:
     cited: list[int] = []
 
     def replace(match: re.Match[str]) -> str:
-        kept = [n for n in _numbers(match.group(1)) if 1 <= n <= valid]
+        kept = [n for n in numbers_in(match.group(1)) if 1 <= n <= valid]
         for n in kept:
             if n not in cited:
                 cited.append(n)
         return "".join(f"[{n}]" for n in dict.fromkeys(kept))
 
-    text = _MARKER.sub(replace, answer)
+    text = MARKER.sub(replace, answer)
     # Removing a marker can leave "word ." or double spaces behind.
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"[ \t]{2,}", " ", text).strip()

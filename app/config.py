@@ -118,6 +118,18 @@ class Settings(BaseSettings):
         description="Below this best-source relevance the generator is not called and the "
         "answer says the documents do not contain it.",
     )
+    answer_mode: Literal["generate", "extract"] = Field(
+        "generate",
+        description="generate: the model writes the answer, checked against its sources. "
+        "extract: the sources' own sentences that answer, no model call. A request's "
+        "`answer_mode` overrides it.",
+    )
+    answer_check: Literal["drop", "mark", "off"] = Field(
+        "drop",
+        description="drop: sentences of a generated answer that its sources do not support "
+        "are left out (all unsupported: the extractive answer). mark: kept, and marked in "
+        "`support`. off: no check.",
+    )
     reranker: str = Field(
         "",
         description="Optional cross-encoder that reorders the top hits: a sentence-transformers "

@@ -95,30 +95,27 @@ def _units(rank: int, text: str) -> list[_Unit]:
     return out
 
 
-def focus(
-    query: str,
-    hits: Sequence[SearchHit],
-    budget: int,
-    count_tokens: Callable[[str], int],
-    overhead: Callable[[int, SearchHit], int],
-    term_weights: Mapping[str, float] | None = None,
-) -> list[Excerpt]:
-    """The passages' most relevant sentences within `budget` tokens, best passages first.
+@dataclass(frozen=True)
+class Scored:
+    """The passages' sentences, each scored for how much of the question it holds."""
 
-    A sentence's score is the share of the query's (locally IDF-weighted) terms it holds,
-    its parent line's and heading path's at half weight, discounted by its passage's rank;
-    sentences are taken best first while they fit, each with its parent line (only those
-    that score, unless none does: then in the ranking's order), and `overhead(n, hit)`
-    (the tokens a passage's frame costs as source n) is paid once per passage used.
-    Passages with no sentence chosen are left out. `term_weights` weighs the query's
-    terms (the store's IDF); without it, their IDF among these sentences does.
-    """
+    units: list[_Unit]
+    scores: list[float]
+    lines: dict[tuple[int, int], list[_Unit]]  # (rank, line) -> its sentences
+    share: Callable[[frozenset[str]], float]  # the weighted share of the question in terms
+
+
+def score_sentences(
+    query: str, hits: Sequence[SearchHit], term_weights: Mapping[str, float] | None = None
+) -> Scored:
+    """Every sentence's score: the share of the query's (IDF-weighted) terms it holds,
+    its parent line's and heading path's at half weight, discounted by its passage's rank.
+    `term_weights` weighs the query's terms (the store's IDF); without it, their IDF among
+    these sentences does."""
     units = [u for rank, hit in enumerate(hits) for u in _units(rank, hit.text)]
-    if not units:
-        return []
     groups = query_groups(query)
     terms = [t for g in groups for t in g]
-    found = set().union(*(u.terms for u in units))
+    found = set().union(*(u.terms for u in units)) if units else set()
     if term_weights is None:
         weights = _idf(terms, units)
     else:  # the store's IDF: "PETM" is rare in the notes even where these passages repeat it
@@ -154,6 +151,28 @@ def focus(
         * (1 - RANK_DISCOUNT * u.rank)
         for i, u in enumerate(units)
     ]
+    return Scored(units, scores, lines, share)
+
+
+def focus(
+    query: str,
+    hits: Sequence[SearchHit],
+    budget: int,
+    count_tokens: Callable[[str], int],
+    overhead: Callable[[int, SearchHit], int],
+    term_weights: Mapping[str, float] | None = None,
+) -> list[Excerpt]:
+    """The passages' most relevant sentences within `budget` tokens, best passages first.
+
+    Sentences (scored by `score_sentences`) are taken best first while they fit, each with
+    its parent line (only those that score, unless none does: then in the ranking's
+    order), and `overhead(n, hit)` (the tokens a passage's frame costs as source n) is
+    paid once per passage used. Passages with no sentence chosen are left out.
+    """
+    scored = score_sentences(query, hits, term_weights)
+    units, scores, lines = scored.units, scored.scores, scored.lines
+    if not units:
+        return []
     ranked = sorted(range(len(units)), key=lambda i: (-scores[i], units[i].rank, units[i].line))
     if scores[ranked[0]] > 0:  # sentences about nothing asked are noise, and cost time
         ranked = [i for i in ranked if scores[i] > 0]

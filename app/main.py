@@ -127,6 +127,8 @@ def build_services(
         source_tokens=settings.source_tokens,
         observer=observer or NullObserver(),
         search_slots=settings.search_concurrency,
+        answer_mode=settings.answer_mode,
+        answer_check=settings.answer_check,
     )
     return Services(
         settings, store, embedder, generator, rag, build_pipeline(settings, store, embedder)

@@ -111,6 +111,8 @@ def completion(answer: Answer, completion_id: str, created: int, limit: int) -> 
         sources=answer.sources,
         citations=answer.citations,
         grounded=answer.grounded,
+        answer_mode=answer.answer_mode,
+        support=answer.support,
     )
 
 
@@ -147,6 +149,8 @@ class ChunkWriter:
             return [self._chunk({"content": payload["text"]})]
         if name == "done":
             return self._done(Answer.model_validate(payload))
+        if name in ("quotes", "support"):
+            return []  # the final chunk carries the support; quotes are /api/ask's
         # An error mid-stream: the openai client raises APIError on a chunk with `error`.
         message = str(payload.get("detail", "generation failed"))
         error = {"message": message, "type": "api_error", "param": None, "code": None}
@@ -163,6 +167,8 @@ class ChunkWriter:
                 finish_reason(answer, self.limit),
                 citations=answer.citations,
                 grounded=answer.grounded,
+                answer_mode=answer.answer_mode,
+                support=None if answer.support is None else answer.support.model_dump(),
             )
         )
         if self.include_usage:  # OpenAI's usage chunk has no choices

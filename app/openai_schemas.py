@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.schemas import MAX_TOP_K, Mode, Source
+from app.schemas import MAX_TOP_K, AnswerMode, Mode, Source, Support
 
 # OpenAI's own cap on inputs in one embeddings request.
 MAX_EMBEDDING_INPUTS = 2048
@@ -65,6 +65,9 @@ class ChatCompletionRequest(BaseModel):
     response_format: dict[str, Any] | None = Field(None, description="Only `{'type': 'text'}`.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="ragqa: sources to retrieve.")
     mode: Mode = Field("hybrid", description="ragqa: retrieval mode.")
+    answer_mode: AnswerMode | None = Field(
+        None, description="ragqa: generate or extract (default: RAGQA_ANSWER_MODE)."
+    )
 
     @field_validator("n")
     @classmethod
@@ -115,6 +118,12 @@ class ChatCompletion(BaseModel):
     sources: list[Source] = Field(description="ragqa: the retrieved passages, cited as [n].")
     citations: list[int] = Field(description="ragqa: the [n] the answer cites.")
     grounded: bool = Field(description="ragqa: false when the documents hold no answer.")
+    answer_mode: str = Field(
+        "generated", description="ragqa: generated, extracted or not_found (see /api/ask)."
+    )
+    support: Support | None = Field(
+        None, description="ragqa: the answer checked against its sources, per sentence."
+    )
 
 
 class EmbeddingRequest(BaseModel):

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from app.admission import FifoGate
 from app.citations import attribute, clean_citations
 from app.conversation import search_query
 from app.generators.base import ChatMessage, Generator
+from app.grounding.extractive import extract, render
+from app.grounding.gate import Policy, StreamCheck
 from app.guards import is_looping, trim_repeats
 from app.language import not_found_message
 from app.observer import NullObserver, RagObserver
 from app.prompts import BuiltPrompt, build_prompt
-from app.schemas import Answer, Source, Timings, Usage
+from app.schemas import (
+    Answer,
+    AnswerMode,
+    Quote,
+    SentenceSupport,
+    Source,
+    Support,
+    Timings,
+    Usage,
+)
 from vectorstore.cores import usable_cores
 from vectorstore.retrieval import Retriever
 from vectorstore.types import SearchHit, SearchMode
 
-Event = tuple[str, dict[str, Any]]  # ("sources" | "token" | "done", payload)
+# ("sources" | "quotes" | "token" | "support" | "done", payload)
+Event = tuple[str, dict[str, Any]]
 
 
 def to_source(n: int, hit: SearchHit) -> Source:
@@ -51,6 +63,8 @@ class RagService:
     source_tokens: int | None = None  # cap on the sources' share of the prompt
     observer: RagObserver = field(default_factory=NullObserver)  # metrics, when served
     search_slots: int = 0  # searches run at once, the rest queued in order; 0: one a core
+    answer_mode: AnswerMode = "generate"
+    answer_check: Policy = "drop"
 
     def __post_init__(self) -> None:
         self._search_gate = FifoGate(self.search_slots or usable_cores())
@@ -80,6 +94,7 @@ class RagService:
         *,
         max_new_tokens: int | None = None,
         temperature: float | None = None,
+        answer_mode: AnswerMode | None = None,
     ) -> Answer:
         """The whole answer at once (the non-streaming API)."""
         final: dict[str, Any] = {}
@@ -90,6 +105,7 @@ class RagService:
             mode,
             max_new_tokens=max_new_tokens,
             temperature=temperature,
+            answer_mode=answer_mode,
         )
         for event, payload in events:
             if event == "done":
@@ -139,77 +155,124 @@ class RagService:
         *,
         max_new_tokens: int | None = None,
         temperature: float | None = None,
+        answer_mode: AnswerMode | None = None,
     ) -> Iterator[Event]:
-        """Sources first, then tokens, then the final Answer as a dict.
+        """Sources, then quotes (the extractive answer), then tokens, then the support
+        report, then the final Answer as a dict.
 
         `max_new_tokens` and `temperature` override the service's for this request (the
         OpenAI-compatible route takes them per request); the answer length never exceeds
-        the service's own limit.
+        the service's own limit. With the check on, tokens come a sentence at a time, each
+        checked against the sources before it is sent.
         """
         limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
-        heat = self.temperature if temperature is None else temperature
+        temperature = self.temperature if temperature is None else temperature
         # A follow-up names its subject only in an earlier question, but an off-topic one
         # must not borrow its passages to pass the relevance bar (docs/EVALUATION.md).
         query = search_query(question, history, self.retriever)
         hits, retrieve_ms = self._retrieve(query, top_k, mode)
         best = max((h.relevance for h in hits), default=0.0)
+        times = _Times(retrieve_ms)
         if best < self.min_relevance:
             sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
             yield "sources", {"sources": [s.model_dump() for s in sources]}
-            text = not_found_message(question)
-            yield "token", {"text": text}
-            yield "done", self._final(text, sources, [], False, 0, 0, retrieve_ms, 0.0, None)
+            yield from self._not_found(question, sources, times)
             return
         built = self._prompt(question, query, hits, history, limit)
         sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
         yield "sources", {"sources": [s.model_dump() for s in sources]}
-        pieces: list[str] = []
-        first_ms: float | None = None
-        looped = False
+        start = time.perf_counter()
+        found = extract(query, built.sources, self._weights(query))
+        extracted = render(found)
+        quotes = [
+            Quote(n=q.n, chunk_id=q.chunk_id, text=q.text, start=q.start, end=q.end) for q in found
+        ]
+        times.extract_ms = (time.perf_counter() - start) * 1000
+        yield "quotes", {"answer": extracted, "quotes": [q.model_dump() for q in quotes]}
+        if (answer_mode or self.answer_mode) == "extract":
+            if not quotes:
+                yield from self._not_found(question, sources, times, quotes)
+                return
+            yield "token", {"text": extracted}
+            cited = list(dict.fromkeys(q.n for q in quotes))
+            yield "done", self._final(extracted, sources, cited, True, times, "extracted", quotes)
+            return
+        check = StreamCheck(
+            [s.text for s in sources], [s.context for s in sources], self.answer_check
+        )
         with self.observer.generator_turn(), self._generate_lock:
             gen_start = time.perf_counter()
             stream = self.generator.stream(
-                built.messages,
-                max_new_tokens=limit,
-                temperature=heat,
-                cancel=cancel,
+                built.messages, max_new_tokens=limit, temperature=temperature, cancel=cancel
             )
             try:
                 for piece in stream:
-                    if first_ms is None:
-                        first_ms = (time.perf_counter() - gen_start) * 1000
-                    pieces.append(piece)
-                    yield "token", {"text": piece}
+                    if times.first_ms is None:
+                        times.first_ms = (time.perf_counter() - gen_start) * 1000
+                    for text in check.feed(piece):
+                        yield "token", {"text": text}
                     if "\n" in piece or piece.rstrip().endswith((".", "!", "?")):
-                        if is_looping("".join(pieces)):
-                            looped = True
+                        if is_looping(check.raw):
                             break
             finally:
                 close = getattr(stream, "close", None)
                 if close is not None:
                     close()  # frees the model at once when the loop broke early
-            generate_ms = (time.perf_counter() - gen_start) * 1000
-            prompt_tokens = self.generator.prompt_tokens(built.messages)
-        raw = "".join(pieces)
-        completion = self.generator.count_tokens(raw) if raw else 0
-        first_s = None if first_ms is None else first_ms / 1000
-        self.observer.generated(generate_ms / 1000, completion, first_s)
-        text, cited = clean_citations(trim_repeats(raw) if looped else raw, len(sources))
-        if not cited:
-            text, cited = attribute(text, [f"{s.context}\n{s.text}" for s in sources])
+            for text in check.finish():
+                yield "token", {"text": text}
+            times.generate_ms = (time.perf_counter() - gen_start) * 1000
+            times.prompt_tokens = self.generator.prompt_tokens(built.messages)
+        raw = check.raw
+        times.completion_tokens = self.generator.count_tokens(raw) if raw else 0
+        first_s = None if times.first_ms is None else times.first_ms / 1000
+        self.observer.generated(times.generate_ms / 1000, times.completion_tokens, first_s)
+        if self.answer_check == "off":
+            text, cited = clean_citations(
+                trim_repeats(raw) if is_looping(raw) else raw, len(sources)
+            )
+            if not cited:
+                text, cited = attribute(text, [f"{s.context}\n{s.text}" for s in sources])
+            yield "done", self._final(text, sources, cited, bool(text), times, "generated", quotes)
+            return
+        support = _support(check, sources)
+        yield "support", support.model_dump()
+        if check.supported_claims == 0:
+            # Nothing the model wrote is backed by its sources: never show the invention.
+            if quotes:
+                cited = list(dict.fromkeys(q.n for q in quotes))
+                yield "token", {"text": extracted}
+                yield (
+                    "done",
+                    self._final(
+                        extracted, sources, cited, True, times, "extracted", quotes, support
+                    ),
+                )
+            else:
+                yield from self._not_found(question, sources, times, quotes, support)
+            return
+        text = check.text
+        cited = list(dict.fromkeys(n for s in support.sentences if s.shown for n in s.citations))
+        yield "done", self._final(text, sources, cited, True, times, "generated", quotes, support)
+
+    def _weights(self, query: str) -> Mapping[str, float] | None:
+        try:
+            return self.retriever.term_weights(query)
+        except Exception:  # the local IDF serves as well for a handful of sentences
+            return None
+
+    def _not_found(
+        self,
+        question: str,
+        sources: list[Source],
+        times: _Times,
+        quotes: list[Quote] | None = None,
+        support: Support | None = None,
+    ) -> Iterator[Event]:
+        text = not_found_message(question)
+        yield "token", {"text": text}
         yield (
             "done",
-            self._final(
-                text or not_found_message(question),
-                sources,
-                cited,
-                True,
-                prompt_tokens,
-                completion,
-                retrieve_ms,
-                generate_ms,
-                first_ms,
-            ),
+            self._final(text, sources, [], False, times, "not_found", quotes or [], support),
         )
 
     def _final(
@@ -218,11 +281,10 @@ class RagService:
         sources: list[Source],
         cited: list[int],
         grounded: bool,
-        prompt_tokens: int,
-        completion_tokens: int,
-        retrieve_ms: float,
-        generate_ms: float,
-        first_ms: float | None,
+        times: _Times,
+        made: Literal["generated", "extracted", "not_found"],
+        quotes: list[Quote],
+        support: Support | None = None,
     ) -> dict[str, Any]:
         answer = Answer(
             answer=text,
@@ -230,11 +292,57 @@ class RagService:
             citations=cited,
             grounded=grounded,
             model=self.generator.model_name,
-            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
-            timings=Timings(
-                retrieve_ms=round(retrieve_ms, 2),
-                generate_ms=round(generate_ms, 2),
-                first_token_ms=None if first_ms is None else round(first_ms, 2),
+            usage=Usage(
+                prompt_tokens=times.prompt_tokens, completion_tokens=times.completion_tokens
             ),
+            timings=Timings(
+                retrieve_ms=round(times.retrieve_ms, 2),
+                generate_ms=round(times.generate_ms, 2),
+                first_token_ms=None if times.first_ms is None else round(times.first_ms, 2),
+                extract_ms=None if times.extract_ms is None else round(times.extract_ms, 2),
+            ),
+            answer_mode=made,
+            quotes=quotes,
+            support=support,
         )
         return answer.model_dump()
+
+
+@dataclass
+class _Times:
+    retrieve_ms: float
+    extract_ms: float | None = None
+    generate_ms: float = 0.0
+    first_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _support(check: StreamCheck, sources: Sequence[Source]) -> Support:
+    rows = []
+    for s, shown in zip(check.report.sentences, check.shown, strict=True):
+        chunk = sources[s.source - 1].chunk_id if s.source else None
+        rows.append(
+            SentenceSupport(
+                text=s.text,
+                start=s.start,
+                end=s.end,
+                claim=s.claim,
+                supported=s.supported,
+                shown=shown and check.supported_claims > 0,
+                source=s.source,
+                chunk_id=chunk,
+                source_start=s.source_start,
+                source_end=s.source_end,
+                cited=s.cited,
+                citations=s.citations,
+                reason=s.reason,
+            )
+        )
+    return Support(
+        checked=True,
+        policy=check.policy,
+        supported_share=round(check.report.share, 4),
+        left_out=sum(not r.shown for r in rows),
+        sentences=rows,
+    )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Mode = Literal["hybrid", "dense", "lexical"]
+AnswerMode = Literal["generate", "extract"]
 MAX_TOP_K = 50
 
 
@@ -47,6 +48,12 @@ class AskRequest(BaseModel):
     )
     stream: bool = Field(False, description="Stream Server-Sent Events instead of one JSON.")
     mode: Mode = Field("hybrid", description="Retrieval mode.")
+    answer_mode: AnswerMode | None = Field(
+        None,
+        description="generate: the model writes the answer, checked against its sources. "
+        "extract: the sources' own sentences that answer the question, no model call. "
+        "Default: the server's RAGQA_ANSWER_MODE.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -80,6 +87,54 @@ class Timings(BaseModel):
     retrieve_ms: float
     generate_ms: float
     first_token_ms: float | None = None
+    extract_ms: float | None = Field(
+        None, description="Choosing the quotes (the extractive answer), after retrieval."
+    )
+
+
+class Quote(BaseModel):
+    """A sentence of a source that answers the question, quoted as it stands."""
+
+    n: int = Field(description="The source it is from, as [n].")
+    chunk_id: str
+    text: str
+    start: int = Field(description="Offset of the sentence in the source's `text`.")
+    end: int
+
+
+class SentenceSupport(BaseModel):
+    """One sentence of a generated answer, checked against the sources."""
+
+    text: str = Field(description="The sentence as the model wrote it.")
+    start: int = Field(description="Offset in the generated text (before any was left out).")
+    end: int
+    claim: bool = Field(description="Whether it states anything to check ('Sure.' does not).")
+    supported: bool
+    shown: bool = Field(description="Whether the sentence is part of `answer`.")
+    source: int | None = Field(None, description="The [n] of the source that supports it.")
+    chunk_id: str | None = None
+    source_start: int | None = Field(
+        None, description="Offsets of the supporting sentence in that source's `text`."
+    )
+    source_end: int | None = None
+    cited: list[int] = Field(description="The [n] the model wrote.")
+    citations: list[int] = Field(description="The [n] it carries after the check.")
+    reason: str | None = Field(
+        None, description="Why it is not supported, or why its citation was changed."
+    )
+
+
+class Support(BaseModel):
+    """How much of the generated answer its sources support, sentence by sentence."""
+
+    checked: bool = Field(description="False when the check is off (RAGQA_ANSWER_CHECK=off).")
+    policy: Literal["drop", "mark", "off"] = Field(
+        description="drop: unsupported sentences are left out of `answer`; mark: kept, "
+        "and marked here; off: not checked."
+    )
+    supported_share: float = Field(description="Supported claims over claims, 0..1.")
+    left_out: int = Field(description="Sentences of the generated text not in `answer`.")
+    sentences: list[SentenceSupport]
 
 
 class Answer(BaseModel):
@@ -90,6 +145,18 @@ class Answer(BaseModel):
     model: str
     usage: Usage
     timings: Timings
+    answer_mode: Literal["generated", "extracted", "not_found"] = Field(
+        "generated",
+        description="How `answer` was made: written by the model (and checked), the "
+        "sources' own sentences, or the plain 'not found' message.",
+    )
+    quotes: list[Quote] = Field(
+        default_factory=list,
+        description="The sources' sentences that answer the question (the extractive answer).",
+    )
+    support: Support | None = Field(
+        None, description="The check of a generated answer against its sources."
+    )
 
 
 class DocumentStatus(BaseModel):

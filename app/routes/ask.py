@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import anyio
@@ -20,7 +21,8 @@ router = APIRouter(prefix="/api", tags=["ask"])
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An `Answer`, or with `stream: true` a `text/event-stream` of "
-        "`sources`, `token`... and `done` events (`error` if generation fails).",
+        "`sources`, `quotes`, `token`..., `support` and `done` events (`error` if "
+        "generation fails).",
         "content": {"text/event-stream": {}},
     }
 }
@@ -32,8 +34,12 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 async def ask(body: AskRequest, services: ServicesDep) -> Any:
     """Retrieve sources, generate an answer that cites them as [n], say so when not found.
 
-    `grounded` is false when nothing relevant enough was retrieved; the model is then not
-    called and the answer says plainly that the documents do not contain it.
+    `grounded` is false when nothing relevant enough was retrieved, or no sentence of the
+    sources answers; the answer then says plainly that the documents do not contain it.
+    `quotes` are the sources' sentences that answer (sent as the `quotes` event right after
+    `sources`, before the model writes). Each sentence the model writes is checked against
+    the sources (`support`): by default one they do not support is left out, and an
+    answer with nothing supported is replaced by the quotes (`answer_mode: extracted`).
     """
     limit = services.settings.max_question_chars
     if len(body.question) > limit:
@@ -43,10 +49,18 @@ async def ask(body: AskRequest, services: ServicesDep) -> Any:
     history: list[ChatMessage] = [{"role": m.role, "content": m.content} for m in body.history]
     rag = services.rag
     if not body.stream:
-        return await run_in_threadpool(rag.answer, body.question, body.top_k, history, body.mode)
+        return await run_in_threadpool(
+            partial(rag.answer, answer_mode=body.answer_mode),
+            body.question,
+            body.top_k,
+            history,
+            body.mode,
+        )
 
     def events(cancel: threading.Event) -> Any:
-        return rag.events(body.question, body.top_k, history, body.mode, cancel)
+        return rag.events(
+            body.question, body.top_k, history, body.mode, cancel, answer_mode=body.answer_mode
+        )
 
     # On SIGTERM sse-starlette sets `shutdown` (it polls every 0.5 s) and by default cuts
     # the stream at once. Instead the answer may go on while uvicorn drains for

@@ -113,7 +113,8 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
     carries the extra fields `sources`, `citations` and `grounded`. With `stream: true`,
     `chat.completion.chunk` events follow: the first holds the role and the `sources`,
     the last the finish_reason, `citations` and `grounded`; then `data: [DONE]`.
-    `max_tokens` is capped at the server's RAGQA_MAX_NEW_TOKENS. Extra fields: `top_k`, `mode`.
+    `max_tokens` is capped at the server's RAGQA_MAX_NEW_TOKENS. Extra fields: `top_k`, `mode`,
+    `answer_mode`; responses also carry `answer_mode` and `support` (as /api/ask).
     """
     question, history = split_conversation(body.messages)
     if not question.strip():
@@ -128,7 +129,12 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not body.stream:
         answer = await run_in_threadpool(
-            partial(rag.answer, max_new_tokens=max_new, temperature=temperature),
+            partial(
+                rag.answer,
+                max_new_tokens=max_new,
+                temperature=temperature,
+                answer_mode=body.answer_mode,
+            ),
             question,
             body.top_k,
             history,
@@ -145,6 +151,7 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
             cancel,
             max_new_tokens=max_new,
             temperature=temperature,
+            answer_mode=body.answer_mode,
         )
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

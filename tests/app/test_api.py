@@ -84,10 +84,13 @@ def test_ask_streams_sources_tokens_done(client: httpx.Client) -> None:
             elif line.startswith("data:") and name:
                 events.append((name, json.loads(line.split(":", 1)[1])))
     names = [n for n, _ in events]
-    assert names[0] == "sources" and names[-1] == "done" and names.count("token") >= 2
+    # Quotes before the model writes; tokens a checked sentence at a time; then the check.
+    assert names[:2] == ["sources", "quotes"] and names[-2:] == ["support", "done"]
+    assert names.count("token") >= 1 and set(names[2:-2]) == {"token"}
     done = events[-1][1]
     streamed = "".join(p["text"] for n, p in events if n == "token")
-    assert done["answer"] and done["citations"] and streamed.strip()
+    assert done["answer"] and done["citations"] and streamed.strip() == done["answer"]
+    assert done["support"] == events[-2][1] and done["support"]["supported_share"] == 1.0
 
 
 def test_documents_upload_list_get_delete(client: httpx.Client) -> None:

@@ -139,7 +139,7 @@ def test_stream_assembles_to_the_plain_completion(client: OpenAI) -> None:
     assert first.choices[0].delta.role == "assistant"
     assert extra(first)["sources"] == extra(plain)["sources"]
     deltas = [c.choices[0].delta.content for c in middle]
-    assert len(deltas) >= 3  # token by token, then the footer
+    assert len(deltas) >= 2  # a checked sentence at a time, then the footer
     assert (first.choices[0].delta.content or "") + "".join(d or "" for d in deltas) == (
         plain.choices[0].message.content
     )

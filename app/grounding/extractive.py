@@ -1,0 +1,115 @@
+"""The extractive answer: the retrieved passages' own sentences that answer the question.
+
+No model call: it is ready within milliseconds of retrieval, in the documents' words and
+language, each sentence with its [n]. It is the answer mode `extract`, what the page shows
+first while a generator writes, and what replaces a generated answer that its sources do
+not support.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from app.focus import score_sentences
+from vectorstore import analyzer
+from vectorstore.types import SearchHit
+
+# A sentence answers when it holds at least half of the question (its weighted content
+# words, a table row with its header), and is within reach of the best one.
+MIN_SCORE = 0.5
+NEAR_BEST = 0.6
+MAX_SENTENCES = 3
+MAX_CHARS = 700
+# Words inside quotes are mentioned, not used: "LoRA가 뭐예요?" quoted as an example
+# question says nothing about LoRA.
+_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|'[^'\n]*'|‘[^’\n]*’|`[^`\n]*`|「[^」\n]*」")
+
+
+@dataclass(frozen=True)
+class Quote:
+    n: int  # the source's number
+    chunk_id: str
+    text: str
+    start: int  # offsets in the source's text
+    end: int
+    score: float
+
+
+def extract(
+    query: str,
+    hits: Sequence[SearchHit],
+    term_weights: Mapping[str, float] | None = None,
+) -> list[Quote]:
+    """The sentences that answer `query`, in the passages' order (hits[i] is source i + 1);
+    none when no sentence holds enough of it."""
+    scored = score_sentences(query, hits, term_weights)
+    units, scores = scored.units, scored.scores
+    parents = {(u.rank, u.parent) for u in units if u.parent is not None}
+    candidates = []
+    for i, u in enumerate(units):
+        if scores[i] < MIN_SCORE or u.text.rstrip().endswith(("?", "？")):
+            continue  # a question answers nothing
+        if (u.rank, u.line) in parents and u.text.startswith("|"):
+            continue  # a table's header alone is no answer; it comes with its rows
+        unquoted = _QUOTED.sub(" ", u.text)
+        if unquoted != u.text:
+            if scored.share(frozenset(analyzer.terms(unquoted))) < 0.5 * scored.share(u.terms):
+                continue
+        candidates.append(i)
+    if not candidates:
+        return []
+    candidates.sort(key=lambda i: (-scores[i], units[i].rank, units[i].line, units[i].part))
+    best = scores[candidates[0]]
+    chosen: list[int] = []
+    seen: set[str] = set()
+    chars = 0
+    for i in candidates:
+        u = units[i]
+        key = " ".join(u.text.lower().split())
+        if scores[i] < NEAR_BEST * best or key in seen:
+            continue
+        if chosen and chars + len(u.text) > MAX_CHARS:
+            break
+        chosen.append(i)
+        seen.add(key)
+        chars += len(u.text)
+        if len(chosen) == MAX_SENTENCES:
+            break
+    picked = {units[i] for i in chosen}
+    for i in chosen:  # a table row or list item reads under the line it belongs to
+        u = units[i]
+        if u.parent is not None:
+            picked.update(scored.lines[(u.rank, u.parent)])
+    score_of = {units[i]: scores[i] for i in range(len(units))}
+    quotes = []
+    for u in sorted(picked, key=lambda u: (u.rank, u.line, u.part)):
+        hit = hits[u.rank]
+        start = _offset(hit.text, u.line, u.text)
+        quotes.append(
+            Quote(u.rank + 1, hit.chunk_id, u.text, start, start + len(u.text), score_of[u])
+        )
+    return quotes
+
+
+def _offset(text: str, line: int, piece: str) -> int:
+    starts = [0]
+    for row in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(row))
+    at = text.find(piece, starts[min(line, len(starts) - 1)])
+    return max(at, 0)
+
+
+def render(quotes: Sequence[Quote]) -> str:
+    """The quotes as an answer: each passage's sentences together, then its [n]."""
+    parts: list[str] = []
+    for i, q in enumerate(quotes):
+        last_of_source = i + 1 == len(quotes) or quotes[i + 1].n != q.n
+        text = q.text + (f" [{q.n}]" if last_of_source else "")
+        if parts:
+            table = q.text.startswith("|") and quotes[i - 1].text.startswith("|")
+            same = quotes[i - 1].n == q.n
+            parts.append("\n" if table or not same else " ")
+        parts.append(text)
+    return "".join(parts)

@@ -1,0 +1,102 @@
+"""The lexical answer check: numbers, dates, URLs, names and content words against sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.grounding.checker import check_answer
+from app.grounding.exact import exact_tokens, source_values, supported
+
+NOTE = (
+    "LoRA는 사전 학습된 가중치를 고정하고 저랭크 행렬만 학습합니다. 학습할 파라미터 수를 줄입니다."
+)
+TABLE = (
+    "| 공개일 | 모델 | 파라미터 수 |\n|---|---|---|\n"
+    "| 2020.06.11 | GPT-3 | 1,750억 |\n| 2019.02.14 | GPT-2 | 15억 |"
+)
+DOC = (
+    "ragqa stores documents in SQLite and searches them with FAISS and a keyword index. "
+    "Hybrid search fuses the two rankings."
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "source"),
+    [
+        ("175B", "1,750억"),
+        ("175 billion", "1,750억"),
+        ("1750억", "1,750억 개"),
+        ("3.8B", "38억개"),
+        ("June 11, 2020", "2020.06.11"),
+        ("2020년 6월 11일", "2020.06.11"),
+        ("2020", "2020.06.11"),
+        ("89.9%", "정확도 89.9%"),
+    ],
+)
+def test_one_number_in_any_notation(claim: str, source: str) -> None:
+    (token,) = exact_tokens(claim)
+    assert supported(token, source_values(source)), (claim, token, source)
+
+
+@pytest.mark.parametrize(("claim", "source"), [("176B", "1,750억"), ("2019", "2020.06.11")])
+def test_a_changed_number_is_not_supported(claim: str, source: str) -> None:
+    (token,) = exact_tokens(claim)
+    assert not supported(token, source_values(source))
+
+
+def test_faithful_sentences_pass_in_either_language() -> None:
+    for answer in (
+        "LoRA는 저랭크 행렬을 학습해요 [1].",  # another ending than the note's
+        "LoRA는 학습할 파라미터 수를 줄인다 [1].",
+        "GPT-3 has 175 billion parameters [2].",  # English over a Korean table
+        "GPT-3는 2020년 6월 11일에 공개되었습니다 [2].",
+        "ragqa keeps documents in SQLite and searches with FAISS [3].",
+    ):
+        report = check_answer(answer, [NOTE, TABLE, DOC])
+        assert report.share == 1.0 and not report.corrected, (answer, report.sentences)
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ("LoRA was created by OpenAI [1].", "OpenAI"),
+        ("GPT-3 has 15억 parameters [2].", "15억"),
+        ("GPT-3 was released on 2021.06.11 [2].", "2021.06.11"),
+        ("See https://www.gymnopi.com/blog/lora for details [1].", "gymnopi"),
+    ],
+)
+def test_inventions_are_caught_with_a_reason(answer: str, missing: str) -> None:
+    report = check_answer(answer, [NOTE, TABLE, DOC])
+    (sentence,) = report.sentences
+    assert not sentence.supported and sentence.citations == []
+    assert sentence.reason and missing in sentence.reason
+
+
+def test_a_wrong_citation_is_corrected_to_the_supporting_source() -> None:
+    report = check_answer("Hybrid search fuses the two rankings [1].", [NOTE, DOC])
+    (sentence,) = report.sentences
+    assert sentence.supported and sentence.cited == [1] and sentence.citations == [2]
+    assert report.corrected and sentence.reason == "[1] does not say this; [2] does"
+    start, end = sentence.source_start, sentence.source_end
+    assert start is not None and end is not None
+    assert DOC[start:end] == "Hybrid search fuses the two rankings."
+
+
+def test_a_claim_from_no_source_is_unsupported() -> None:
+    report = check_answer("Sourdough needs a starter fed with flour and water [1].", [NOTE, DOC])
+    assert report.share == 0.0
+
+
+def test_sentences_without_claims_are_not_counted() -> None:
+    report = check_answer("Sure. Hybrid search fuses the two rankings [1].", [DOC])
+    assert [s.claim for s in report.sentences] == [False, True]
+    assert report.share == 1.0
+
+
+def test_markers_after_the_full_stop_belong_to_the_sentence() -> None:
+    report = check_answer(
+        "Hybrid search fuses the two rankings. [2] LoRA는 행렬을 학습한다.", [NOTE, DOC]
+    )
+    first, second = report.sentences
+    assert first.cited == [2] and first.citations == [2]
+    assert second.cited == [] and second.citations == [1]

@@ -1,0 +1,49 @@
+"""The extractive answer: the passages' own sentences that answer, with their [n]."""
+
+from __future__ import annotations
+
+from app.grounding.extractive import extract, render
+from vectorstore.types import SearchHit
+
+
+def hit(n: int, text: str, context: str = "") -> SearchHit:
+    return SearchHit(f"c{n}", f"d{n}", f"s{n}", None, text, context, {}, 1.0, 1.0)
+
+
+LORA = hit(
+    1,
+    "어댑터는 작은 층을 끼워 넣습니다. LoRA는 가중치를 고정하고 저랭크 행렬만 학습합니다. "
+    "그 결과 메모리가 줄어듭니다.",
+)
+TABLE = hit(
+    2,
+    "| 공개일 | 모델 | 파라미터 수 |\n|---|---|---|\n| 2020.06.11 | GPT-3 | 1,750억 |\n"
+    "| 2019.02.14 | GPT-2 | 15억 |",
+)
+DOCS = hit(3, 'A follow-up ("LoRA가 뭐예요?") is searched with the question before it.')
+
+
+def test_the_answering_sentence_is_quoted_with_offsets_and_its_number() -> None:
+    quotes = extract("LoRA는 무엇을 학습하나요?", [LORA, TABLE])
+    assert [q.text for q in quotes] == ["LoRA는 가중치를 고정하고 저랭크 행렬만 학습합니다."]
+    q = quotes[0]
+    assert (q.n, q.chunk_id) == (1, "c1") and LORA.text[q.start : q.end] == q.text
+    assert render(quotes) == "LoRA는 가중치를 고정하고 저랭크 행렬만 학습합니다. [1]"
+
+
+def test_a_table_row_comes_with_its_header() -> None:
+    quotes = extract("GPT-3의 파라미터 수는?", [LORA, TABLE])
+    assert [q.text for q in quotes] == [
+        "| 공개일 | 모델 | 파라미터 수 |",
+        "| 2020.06.11 | GPT-3 | 1,750억 |",
+    ]
+    assert all(q.n == 2 for q in quotes)
+    assert render(quotes).endswith("| 2020.06.11 | GPT-3 | 1,750억 | [2]")
+
+
+def test_a_quoted_mention_is_no_answer() -> None:
+    assert extract("What is LoRA?", [DOCS]) == []
+
+
+def test_nothing_that_answers_gives_no_quotes() -> None:
+    assert extract("Who won the 1998 World Cup?", [LORA, TABLE]) == []

@@ -1,0 +1,129 @@
+"""Answers through RagService: quotes first, each generated sentence checked, fallbacks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from app.generators.base import ChatMessage
+from app.generators.echo import EchoGenerator
+from app.rag import RagService
+from tests.conftest import fixture_store
+from vectorstore.retrieval import Retriever
+
+QUESTION = "How does ragqa cite passages?"
+TRUE = "The answer cites them as [1], [2] and so on."
+
+
+class Scripted(EchoGenerator):
+    """Writes the given text, a word at a time."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.calls = 0
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        self.calls += 1
+        words = self.text.split(" ")
+        for i, word in enumerate(words):
+            yield word + (" " if i + 1 < len(words) else "")
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    store, emb = fixture_store(tmp_path_factory.mktemp("answers") / "store")
+    return Retriever(store, emb)
+
+
+def events(rag: RagService, question: str, **kw: Any) -> list[tuple[str, dict[str, Any]]]:
+    return list(rag.events(question, **kw))
+
+
+def test_quotes_come_right_after_the_sources_and_before_any_token(retriever: Retriever) -> None:
+    rag = RagService(retriever, Scripted("Every answer numbers its sources [1]."))
+    seen = events(rag, QUESTION)
+    names = [name for name, _ in seen]
+    assert names[:2] == ["sources", "quotes"] and names[-2:] == ["support", "done"]
+    quotes = seen[1][1]["quotes"]
+    assert quotes and all(q["n"] >= 1 for q in quotes)
+    sources = seen[0][1]["sources"]
+    for q in quotes:
+        assert sources[q["n"] - 1]["text"][q["start"] : q["end"]] == q["text"]
+
+
+def test_an_invented_sentence_is_left_out_and_reported(retriever: Retriever) -> None:
+    invented = "It was invented by Zorblax Corp in 1987 [1]."
+    rag = RagService(retriever, Scripted(f"Every answer numbers its sources [1]. {invented}"))
+    seen = events(rag, QUESTION)
+    streamed = "".join(p["text"] for name, p in seen if name == "token")
+    done = seen[-1][1]
+    assert "Zorblax" not in streamed and "Zorblax" not in done["answer"]
+    assert done["answer_mode"] == "generated" and done["answer"] == streamed.strip()
+    support = done["support"]
+    assert support["left_out"] == 1 and support["supported_share"] == 0.5
+    left = [s for s in support["sentences"] if not s["shown"]]
+    assert left[0]["text"] == invented and "1987" in left[0]["reason"]
+
+
+def test_mark_keeps_the_sentence_and_marks_it(retriever: Retriever) -> None:
+    text = "Every answer numbers its sources [1]. It was invented by Zorblax Corp in 1987."
+    rag = RagService(retriever, Scripted(text), answer_check="mark")
+    done = events(rag, QUESTION)[-1][1]
+    assert "Zorblax" in done["answer"]
+    marked = [s for s in done["support"]["sentences"] if not s["supported"]]
+    assert marked and marked[0]["shown"] and done["support"]["left_out"] == 0
+
+
+def test_nothing_supported_gives_the_extractive_answer(retriever: Retriever) -> None:
+    rag = RagService(retriever, Scripted("LoRa is a protocol created by OpenAI in 2019."))
+    seen = events(rag, QUESTION)
+    done = seen[-1][1]
+    assert done["answer_mode"] == "extracted" and done["grounded"] is True
+    assert done["answer"] == seen[1][1]["answer"] and "OpenAI" not in done["answer"]
+    assert done["citations"] == sorted(
+        {q["n"] for q in done["quotes"]}, key=done["citations"].index
+    )
+
+
+def test_extract_mode_calls_no_model(retriever: Retriever) -> None:
+    gen = Scripted("never used")
+    rag = RagService(retriever, gen, answer_mode="extract")
+    done = events(rag, QUESTION)[-1][1]
+    assert gen.calls == 0 and done["answer_mode"] == "extracted" and done["quotes"]
+    assert done["support"] is None and done["timings"]["extract_ms"] is not None
+
+
+def test_no_answering_sentence_is_not_found(retriever: Retriever) -> None:
+    # Passages are retrieved (no relevance bar), but no sentence holds the question.
+    rag = RagService(retriever, Scripted("x"), answer_mode="extract", min_relevance=0.0)
+    done = events(rag, "Zorblax flux capacitor tolerance?")[-1][1]
+    assert done["sources"] and done["quotes"] == []
+    assert done["answer_mode"] == "not_found" and done["grounded"] is False
+
+
+def test_check_off_streams_the_raw_answer(retriever: Retriever) -> None:
+    text = "It was invented by Zorblax Corp in 1987."
+    rag = RagService(retriever, Scripted(text), answer_check="off")
+    seen = events(rag, QUESTION)
+    assert "support" not in [n for n, _ in seen]
+    done = seen[-1][1]
+    assert "Zorblax" in done["answer"] and done["support"] is None
+
+
+def test_the_request_takes_the_mode() -> None:
+    from app.schemas import AskRequest
+
+    assert AskRequest(question="q", answer_mode="extract").answer_mode == "extract"
+    with pytest.raises(ValueError):
+        AskRequest(question="q", answer_mode="guess")  # type: ignore[arg-type]
