@@ -115,7 +115,10 @@ def score_sentences(
     units = [u for rank, hit in enumerate(hits) for u in _units(rank, hit.text)]
     groups = query_groups(query)
     terms = [t for g in groups for t in g]
-    found = set().union(*(u.terms for u in units)) if units else set()
+    context = [frozenset(analyzer.terms(hit.context)) for hit in hits]
+    # Terms found in a heading path count too: a list of advantages under "LoRA › 장점"
+    # answers "LoRA의 장점은?" without naming LoRA in any item.
+    found = set().union(*(u.terms for u in units), *context)
     if term_weights is None:
         weights = _idf(terms, units)
     else:  # the store's IDF: "PETM" is rare in the notes even where these passages repeat it
@@ -130,7 +133,6 @@ def score_sentences(
     lines: dict[tuple[int, int], list[_Unit]] = {}
     for u in units:
         lines.setdefault((u.rank, u.line), []).append(u)
-    context = [frozenset(analyzer.terms(hit.context)) for hit in hits]
 
     def share(present: frozenset[str]) -> float:
         held = sum(

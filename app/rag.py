@@ -176,13 +176,18 @@ class RagService:
         if best < self.min_relevance:
             sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
             yield "sources", {"sources": [s.model_dump() for s in sources]}
+            yield "quotes", {"answer": "", "quotes": []}
             yield from self._not_found(question, sources, times)
             return
         built = self._prompt(question, query, hits, history, limit)
         sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
         yield "sources", {"sources": [s.model_dump() for s in sources]}
         start = time.perf_counter()
-        found = extract(query, built.sources, self._weights(query))
+        # The question's own words pick the sentences; a follow-up that names its subject
+        # only in an earlier turn ("그럼 단점은?") falls back on the search query.
+        found = extract(question, built.sources, self._weights(question))
+        if not found and query != question:
+            found = extract(query, built.sources, self._weights(query))
         extracted = render(found)
         quotes = [
             Quote(n=q.n, chunk_id=q.chunk_id, text=q.text, start=q.start, end=q.end) for q in found

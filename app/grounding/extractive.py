@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.focus import score_sentences
+from app.focus import query_groups, score_sentences
+from app.grounding import sentences
 from vectorstore import analyzer
 from vectorstore.types import SearchHit
 
@@ -22,6 +23,9 @@ MIN_SCORE = 0.5
 NEAR_BEST = 0.6
 MAX_SENTENCES = 3
 MAX_CHARS = 700
+# A question whose words the passages mostly lack ("What does LoRA stand for?" over notes
+# that never spell it out) is not answered by the sentences that hold the rest.
+MAX_UNFOUND = 0.4
 # Words inside quotes are mentioned, not used: "LoRA가 뭐예요?" quoted as an example
 # question says nothing about LoRA.
 _QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|'[^'\n]*'|‘[^’\n]*’|`[^`\n]*`|「[^」\n]*」")
@@ -46,6 +50,14 @@ def extract(
     none when no sentence holds enough of it."""
     scored = score_sentences(query, hits, term_weights)
     units, scores = scored.units, scored.scores
+    groups = query_groups(query)
+    everywhere = set().union(*(u.terms for u in units), *(analyzer.terms(h.context) for h in hits))
+    unfound = [g for g in groups if not any(t in everywhere for t in g)]
+    if not groups or len(unfound) > MAX_UNFOUND * len(groups):
+        return []
+    # Names the question asks about ("PETM", "LoRA") must be where the sentence is read:
+    # in it, its parent line or its heading path.
+    names = [g for g, word in zip(groups, _group_words(query), strict=False) if _NAME.search(word)]
     parents = {(u.rank, u.parent) for u in units if u.parent is not None}
     candidates = []
     for i, u in enumerate(units):
@@ -53,6 +65,12 @@ def extract(
             continue  # a question answers nothing
         if (u.rank, u.line) in parents and u.text.startswith("|"):
             continue  # a table's header alone is no answer; it comes with its rows
+        if names:
+            around = set(u.terms) | set(analyzer.terms(hits[u.rank].context))
+            if u.parent is not None:
+                around.update(*(p.terms for p in scored.lines[(u.rank, u.parent)]))
+            if not all(any(t in around for t in g) for g in names):
+                continue
         unquoted = _QUOTED.sub(" ", u.text)
         if unquoted != u.text:
             if scored.share(frozenset(analyzer.terms(unquoted))) < 0.5 * scored.share(u.terms):
@@ -83,14 +101,36 @@ def extract(
         if u.parent is not None:
             picked.update(scored.lines[(u.rank, u.parent)])
     score_of = {units[i]: scores[i] for i in range(len(units))}
-    quotes = []
+    quotes: list[Quote] = []
     for u in sorted(picked, key=lambda u: (u.rank, u.line, u.part)):
         hit = hits[u.rank]
         start = _offset(hit.text, u.line, u.text)
-        quotes.append(
-            Quote(u.rank + 1, hit.chunk_id, u.text, start, start + len(u.text), score_of[u])
-        )
+        start, end = _whole_sentence(hit.text, start, start + len(u.text))
+        if quotes and quotes[-1].n == u.rank + 1 and quotes[-1].end >= end:
+            continue  # a hard-wrapped sentence's other line, already quoted whole
+        text = " ".join(hit.text[start:end].split()) if not u.text.startswith("|") else u.text
+        quotes.append(Quote(u.rank + 1, hit.chunk_id, text, start, end, score_of[u]))
     return quotes
+
+
+def _whole_sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """The offsets of the sentence a line of a hard-wrapped paragraph belongs to."""
+    for span, _ in sentences.source_units(text):
+        if span.start <= start < span.end or start <= span.start < end:
+            return min(span.start, start), max(span.end, end)
+    return start, end
+
+
+_NAME = re.compile(r"[A-Z].*[A-Z0-9]|[A-Za-z]+-?\d")
+
+
+def _group_words(query: str) -> list[str]:
+    """The query's words in the order query_groups gives their groups."""
+    out = []
+    for word in query.split():
+        if query_groups(word):
+            out.append(word)
+    return out
 
 
 def _offset(text: str, line: int, piece: str) -> int:

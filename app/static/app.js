@@ -4,6 +4,7 @@
 
 const HISTORY_TURNS = 3; // question/answer pairs sent back as context
 const KEY_NAME = "ragqa.apiKey";
+const ANSWER_MODE_NAME = "ragqa.answerMode"; // remembered across visits: a preference, not a secret
 const $ = (sel) => document.querySelector(sel);
 const hangul = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]/;
 let history = [];
@@ -159,6 +160,10 @@ async function* readEvents(response) {
 }
 
 function renderSources(container, sources, turn, title = "Sources") {
+  // done repeats the list the stream sent: keep it, and any sentence marked in it, as it is.
+  const key = JSON.stringify([title, sources.map((s) => [s.n, s.chunk_id, s.text.length])]);
+  if (container.dataset.key === key) return;
+  container.dataset.key = key;
   container.replaceChildren();
   if (!sources.length) return;
   container.append(el("h3", "sources-title", title));
@@ -192,50 +197,248 @@ function renderSources(container, sources, turn, title = "Sources") {
   container.append(list);
 }
 
-// Answer text with each [n] that names a shown source turned into a link to it.
-function renderAnswer(node, text, turn, sources) {
+// Answer text with each [n] that names a shown source turned into a link to it. `spans`
+// (answer offsets, in order) wrap checked sentences: a link inside one marks the source
+// sentence that supports it, and an unsupported one (policy "mark") is styled as such.
+function renderAnswer(node, text, turn, sources, spans = []) {
   const known = new Set(sources.map((s) => s.n));
   node.replaceChildren();
+  let last = 0;
+  for (const span of spans) {
+    if (span.start < last) continue;
+    appendCited(node, text.slice(last, span.start), turn, known);
+    const wrap = el("span", span.className);
+    if (span.title) wrap.title = span.title;
+    appendCited(wrap, text.slice(span.start, span.end), turn, known, span);
+    node.append(wrap);
+    last = span.end;
+  }
+  appendCited(node, text.slice(last), turn, known);
+  if (hangul.test(text)) node.lang = "ko";
+}
+
+function appendCited(node, text, turn, known, span = null) {
   let last = 0;
   for (const match of text.matchAll(/\[(\d+)\]/g)) {
     const n = Number(match[1]);
     if (!known.has(n)) continue;
     node.append(text.slice(last, match.index));
-    const link = el("a", "cite", `[${n}]`);
-    link.href = `#src-${turn}-${n}`;
-    link.setAttribute("aria-label", `Source ${n}`);
-    link.addEventListener("click", (e) => {
-      e.preventDefault();
-      jumpTo(document.getElementById(`src-${turn}-${n}`));
-    });
-    node.append(link);
+    const exact = span && span.source === n && span.sourceStart != null;
+    node.append(
+      citeLink(turn, n, exact ? { start: span.sourceStart, end: span.sourceEnd } : null),
+    );
     last = match.index + match[0].length;
   }
   node.append(text.slice(last));
-  if (hangul.test(text)) node.lang = "ko";
 }
 
-function jumpTo(card) {
+// A [n] link to source n; given a sentence's offsets in it, it marks that sentence there.
+function citeLink(turn, n, sentence = null, label = `Source ${n}`) {
+  const link = el("a", "cite", `[${n}]`);
+  link.href = `#src-${turn}-${n}`;
+  link.setAttribute("aria-label", label);
+  link.addEventListener("click", (e) => {
+    e.preventDefault();
+    const card = document.getElementById(`src-${turn}-${n}`);
+    if (sentence) showSentence(card, sentence);
+    else jumpTo(card);
+  });
+  return link;
+}
+
+function jumpTo(card, target = card) {
   if (!card) return;
   document.querySelectorAll(".source-card.highlight").forEach((c) => c.classList.remove("highlight"));
   card.classList.add("highlight");
-  card.scrollIntoView({ behavior: "smooth", block: "center" });
+  target.scrollIntoView({ behavior: "smooth", block: "center" });
   card.focus({ preventScroll: true });
 }
 
-function addTurn(question) {
+// Marks one sentence inside its source passage (opened in full) and scrolls to it.
+// `start`/`end` are the server's offsets (code points) in the source text; `text`, when
+// known, is the sentence itself, looked for instead if the offsets do not hold it.
+function showSentence(card, { start, end, text = null }) {
+  if (!card) return;
+  document.querySelectorAll(".passage mark").forEach((m) => {
+    const passage = m.closest(".passage");
+    passage.textContent = passage.textContent;
+  });
+  const passage = card.querySelector(".passage");
+  const whole = passage.textContent; // the source text, single newlines shown as spaces
+  let range = codeUnits(whole, start, end);
+  if (text && (!range || squash(whole.slice(...range)) !== squash(text))) {
+    range = locate(whole, text, 0) || range;
+  }
+  if (!range) return jumpTo(card);
+  const mark = el("mark", "quoted", whole.slice(...range));
+  passage.replaceChildren(whole.slice(0, range[0]), mark, whole.slice(range[1]));
+  if (passage.classList.contains("clamped")) {
+    passage.classList.remove("clamped");
+    const toggle = card.querySelector(".link-button");
+    if (toggle) {
+      toggle.textContent = "Show less";
+      toggle.setAttribute("aria-expanded", "true");
+    }
+  }
+  jumpTo(card, mark);
+}
+
+const squash = (text) => text.replace(/\s+/g, " ").trim();
+
+// Python counts code points, JavaScript UTF-16 units: they differ only past U+FFFF.
+function codeUnits(text, start, end) {
+  if (start == null || end == null || start < 0 || end <= start) return null;
+  if (!/[\ud800-\udfff]/.test(text)) return end <= text.length ? [start, end] : null;
+  const points = Array.from(text);
+  if (end > points.length) return null;
+  const a = points.slice(0, start).join("").length;
+  return [a, a + points.slice(start, end).join("").length];
+}
+
+// Where `sentence` is in `text` from `from` on, as [start, end], whatever the spacing and
+// the [n] markers between its words (citations are moved and corrected by the check).
+function locate(text, sentence, from) {
+  const tokens = sentence.replace(/\[\d+\]/g, " ").match(/[^\s.,;:!?。]+|[.,;:!?。]/g);
+  if (!tokens) return null;
+  const escape = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(tokens.map(escape).join("(?:\\s|\\[\\d+\\])*"), "g");
+  pattern.lastIndex = from;
+  const match = pattern.exec(text);
+  if (!match) return null;
+  let end = match.index + match[0].length;
+  const trailing = /^(?:\s*\[\d+\])+/.exec(text.slice(end)); // the sentence's own [n]
+  if (trailing) end += trailing[0].length;
+  return [match.index, end];
+}
+
+// A turn: the question, a status line, the quoted sentences, the generated answer (its
+// own block, never styled as a quotation), the timings and the sources.
+function addTurn(question, answerMode) {
   $("#empty").hidden = true;
   const turn = ++turnCount;
   const item = el("li", "turn");
+  const status = el("p", "status", "Searching your documents…");
+  const quotes = el("section", "quotes");
+  quotes.hidden = true;
+  const generated = el("section", "generated");
+  generated.hidden = true;
+  const head = el("div", "block-head");
+  const label = el("h3", "block-title", "Generated answer — checked against the sources");
+  label.id = `generated-${turn}`;
+  generated.setAttribute("aria-labelledby", label.id);
+  const writing = el("span", "writing", "writing…");
+  writing.hidden = true;
+  head.append(label, writing);
   const answer = el("div", "answer pending");
   answer.setAttribute("aria-busy", "true");
-  const status = el("p", "status", "Searching your documents…");
+  const notes = el("div", "answer-notes");
+  generated.append(head, answer, notes);
   const sources = el("section", "sources");
   const meta = el("p", "meta");
-  item.append(el("p", "question", question), status, answer, sources, meta);
+  // Timings and Copy sit under the answer they belong to, not after the source cards.
+  item.append(el("p", "question", question), status, quotes, generated, meta, sources);
   $("#log").append(item);
   item.scrollIntoView({ behavior: "smooth", block: "end" });
-  return { turn, item, answer, status, sources, meta };
+  return {
+    turn, item, answer, status, quotes, generated, label, writing, notes, sources, meta, answerMode,
+  };
+}
+
+// The sources' own sentences that answer the question, each with a link that marks it in
+// its source. Shown as a quotation: they are the documents' words, not the model's.
+function renderQuotes(t, quotes) {
+  t.quotes.replaceChildren();
+  t.quoteCount = quotes.length;
+  t.quotes.hidden = !quotes.length;
+  if (!quotes.length) return;
+  const title = el("h3", "block-title", "From your documents");
+  title.id = `quotes-${t.turn}`;
+  title.append(el("span", "block-note", " · quoted word for word"));
+  t.quotes.setAttribute("aria-labelledby", title.id);
+  const list = el("ol", "quote-list");
+  for (const q of quotes) {
+    const item = el("li", "quote");
+    const words = el("q", "quote-text");
+    setText(words, q.text.replace(/\s+/g, " ").trim());
+    const sentence = { start: q.start, end: q.end, text: q.text };
+    const link = citeLink(t.turn, q.n, sentence, `Show this sentence in source ${q.n}`);
+    item.append(words, "\u00a0", link); // the [n] never wraps onto a line of its own
+    list.append(item);
+  }
+  const block = el("blockquote", "quote-block");
+  block.append(list);
+  t.quotes.append(title, block);
+}
+
+// Where each checked sentence of `text` is, for renderAnswer: the ones shown, in order.
+function supportSpans(text, support) {
+  const spans = [];
+  if (!support || !support.checked) return spans;
+  let from = 0;
+  for (const s of support.sentences || []) {
+    if (!s.shown || !s.claim) continue;
+    const range = locate(text, s.text, from);
+    if (!range) continue;
+    const unsupported = !s.supported;
+    spans.push({
+      start: range[0],
+      end: range[1],
+      className: unsupported ? "unsupported" : "checked",
+      title: unsupported ? `Not supported by the sources: ${s.reason || "no source says this"}` : "",
+      source: s.source,
+      sourceStart: s.source_start,
+      sourceEnd: s.source_end,
+    });
+    from = range[1];
+  }
+  return spans;
+}
+
+// "4 of 4 sentences supported", the sentences left out and why (behind a toggle), and
+// what was marked: the check's findings under the generated answer.
+function renderSupport(t, support, made) {
+  if (!support || !support.checked) return;
+  const claims = (support.sentences || []).filter((s) => s.claim);
+  const supported = claims.filter((s) => s.supported).length;
+  if (made === "generated" && claims.length) {
+    const line = el("p", "support-line");
+    line.classList.add(supported === claims.length ? "all" : "some");
+    let words = `${supported} of ${plural(claims.length, "sentence")} supported by the sources`;
+    const marked = claims.filter((s) => s.shown && !s.supported).length;
+    if (marked) words += ` · ${marked} marked as not supported`;
+    setText(line, words);
+    t.notes.append(line);
+  }
+  const left = claims.filter((s) => !s.shown && !s.supported);
+  if (!left.length) return;
+  const toggle = el("button", "link-button left-out-toggle");
+  toggle.type = "button";
+  const list = el("ul", "left-out");
+  list.id = `left-out-${t.turn}`;
+  list.hidden = true;
+  toggle.setAttribute("aria-controls", list.id);
+  const say = (open) => {
+    const n = left.length;
+    const what = `${n === 1 ? "sentence" : "sentences"} left out (not supported by the sources)`;
+    toggle.textContent = `${n} ${what} — ${open ? "hide" : "show"}`;
+    toggle.setAttribute("aria-expanded", String(open));
+  };
+  say(false);
+  toggle.addEventListener("click", () => {
+    list.hidden = !list.hidden;
+    say(!list.hidden);
+  });
+  for (const s of left) {
+    const item = el("li", "left-out-item");
+    item.append(el("span", "visually-hidden", "Not supported: "));
+    const words = el("s", "left-out-text");
+    setText(words, s.text.replace(/\s+/g, " ").trim());
+    const reason = el("span", "reason");
+    setText(reason, s.reason || "no source says this");
+    item.append(words, reason);
+    list.append(item);
+  }
+  t.notes.append(toggle, list);
 }
 
 // "12 ms" under a second, "1.4 s" above.
@@ -261,6 +464,11 @@ function copyButton(text) {
 function finish(t, result) {
   t.answer.classList.remove("pending");
   t.answer.removeAttribute("aria-busy");
+  t.writing.hidden = true;
+  if (result.stopped || result.error) {
+    t.status.hidden = false;
+    if (!t.answer.textContent) t.generated.hidden = true; // an empty "Generated answer"
+  }
   if (result.stopped) {
     // What came so far stays readable; the question still counts for follow-ups.
     t.status.className = "status stopped";
@@ -276,18 +484,57 @@ function finish(t, result) {
     return;
   }
   const a = result.answer;
+  // Servers before answer modes sent neither answer_mode nor quotes.
+  const made = a.answer_mode || (a.grounded === false ? "not_found" : "generated");
   renderSources(t.sources, a.sources, t.turn, a.grounded === false ? "Closest passages" : "Sources");
-  renderAnswer(t.answer, a.answer, t.turn, a.sources);
+  if (Array.isArray(a.quotes)) renderQuotes(t, a.quotes);
+  const quoted = (t.quoteCount || 0) > 0;
+  t.notes.replaceChildren();
+  t.label.hidden = false;
+  t.generated.hidden = false;
+  if (made === "extracted" && quoted) {
+    // The quotes above are the answer: never the same text twice.
+    t.answer.replaceChildren();
+    if (t.answerMode === "extract") t.generated.hidden = true;
+    else {
+      const notice = el("p", "answer-notice");
+      notice.textContent =
+        "The model's answer was not supported by the sources; showing the quoted sentences instead.";
+      t.notes.append(notice);
+    }
+  } else {
+    const spans = made === "generated" ? supportSpans(a.answer, a.support) : [];
+    renderAnswer(t.answer, a.answer, t.turn, a.sources, spans);
+    if (made === "generated") {
+      const checked = a.support && a.support.checked;
+      t.label.textContent = checked
+        ? "Generated answer — checked against the sources"
+        : "Generated answer — not checked against the sources";
+    } else if (made === "extracted") {
+      t.label.textContent = "From your documents — quoted";
+    } else {
+      t.label.hidden = true; // "not found" is the service speaking, not a generated answer
+    }
+  }
+  renderSupport(t, a.support, made);
+  if (made === "not_found" && (Array.isArray(a.quotes) || t.quoteCount != null)) {
+    t.quotes.hidden = false;
+    t.quotes.replaceChildren(el("p", "no-quotes", "No sentence in the sources answers this."));
+  }
   if (a.grounded === false) {
     t.item.classList.add("not-found");
+    t.status.hidden = false;
     t.status.className = "status notice";
     t.status.textContent = "Not found in your documents.";
   } else {
     t.status.remove();
   }
   const timings = a.timings || {};
-  const parts = [a.model];
+  // No model name on an answer no model wrote.
+  const wrote = made === "generated" || timings.generate_ms;
+  const parts = [wrote ? a.model : made === "extracted" ? "quoted from the sources" : null];
   if (timings.retrieve_ms != null) parts.push(`retrieve ${duration(timings.retrieve_ms)}`);
+  if (timings.extract_ms != null) parts.push(`quotes ${duration(timings.extract_ms)}`);
   if (timings.generate_ms) parts.push(`generate ${duration(timings.generate_ms)}`);
   t.meta.replaceChildren(el("span", "timings", parts.filter(Boolean).join(" · ")), copyButton(a.answer));
   history.push({ role: "user", content: t.question }, { role: "assistant", content: a.answer });
@@ -295,17 +542,20 @@ function finish(t, result) {
 
 // `signal` aborts the request: the Stop button, Escape, New chat.
 async function ask(question, signal) {
-  const t = addTurn(question);
+  const answerMode = $("#answer-mode").value;
+  const t = addTurn(question, answerMode);
   t.question = question;
   const topK = Math.min(20, Math.max(1, Number($("#top-k").value) || 5));
   const body = {
     question,
     top_k: topK,
     mode: $("#mode").value,
+    answer_mode: answerMode,
     history: history.slice(-2 * HISTORY_TURNS),
     stream: true,
   };
   let streamed = "";
+  let checked = false; // after the support event, a token is the fallback, not the model's
   try {
     const response = await api("api/ask", {
       method: "POST",
@@ -320,8 +570,20 @@ async function ask(question, signal) {
     for await (const { event, data } of readEvents(response)) {
       if (event === "sources") {
         renderSources(t.sources, data.sources, t.turn);
-        t.status.textContent = "Writing the answer…";
+        if (answerMode === "extract") {
+          t.status.textContent = "Quoting your documents…";
+        } else {
+          t.status.textContent = "Writing the answer…";
+          t.generated.hidden = false;
+          t.writing.hidden = false;
+        }
+      } else if (event === "quotes") {
+        renderQuotes(t, data.quotes || []);
+        if (answerMode !== "extract") t.status.hidden = true; // the answer block says "writing…"
+      } else if (event === "support") {
+        checked = true;
       } else if (event === "token") {
+        if (answerMode === "extract" || checked) continue; // done brings the answer
         streamed += data.text;
         setText(t.answer, streamed);
       } else if (event === "done") {
@@ -474,6 +736,16 @@ document.addEventListener("DOMContentLoaded", () => {
     $("#doc-list").replaceChildren();
     $("#doc-total").textContent = "";
     loadDocuments(); // on a server with keys this asks for one again
+  });
+  const answerMode = $("#answer-mode");
+  try {
+    const saved = localStorage.getItem(ANSWER_MODE_NAME);
+    if ([...answerMode.options].some((o) => o.value === saved)) answerMode.value = saved;
+  } catch {} // storage blocked: the default stands
+  answerMode.addEventListener("change", () => {
+    try {
+      localStorage.setItem(ANSWER_MODE_NAME, answerMode.value);
+    } catch {}
   });
   $("#forget-key").hidden = !storedKey();
   $("#question").focus();

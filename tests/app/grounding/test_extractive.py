@@ -47,3 +47,22 @@ def test_a_quoted_mention_is_no_answer() -> None:
 
 def test_nothing_that_answers_gives_no_quotes() -> None:
     assert extract("Who won the 1998 World Cup?", [LORA, TABLE]) == []
+
+
+def test_a_hard_wrapped_sentence_is_quoted_whole() -> None:
+    wrapped = hit(
+        4,
+        "A sourdough starter is a living culture of yeast and bacteria kept in a\n"
+        "mixture of flour and water. Bakers feed it daily.",
+    )
+    (quote,) = extract("What is a sourdough starter kept in?", [wrapped])
+    assert quote.text == (
+        "A sourdough starter is a living culture of yeast and bacteria kept in a "
+        "mixture of flour and water."
+    )
+    assert wrapped.text[quote.start : quote.end].split() == quote.text.split()
+
+
+def test_a_question_naming_what_no_passage_holds_is_not_answered() -> None:
+    # "stand" is in no passage: the sentences holding "LoRA" alone do not answer.
+    assert extract("What does LoRA stand for?", [LORA]) == []
