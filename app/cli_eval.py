@@ -56,6 +56,28 @@ def add_parser(sub: Any, common: Any) -> None:
     shared(q)
     q.set_defaults(func=cmd_qa)
 
+    from app.evaluation.faithfulness import DEFAULT_SEEDS, DEFAULT_SET
+
+    q = kinds.add_parser(
+        "faithfulness",
+        help="the answer check on labelled answers: faithful passed, unfaithful caught",
+    )
+    q.add_argument("file", type=Path, nargs="?", default=DEFAULT_SET)
+    q.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS, help="the seeds notes folder")
+    q.set_defaults(func=cmd_faithfulness)
+
+
+def cmd_faithfulness(args: argparse.Namespace) -> int:
+    from app.evaluation.faithfulness import PassageResolver, load_rows, resolve, score
+    from app.grounding.checker import check_answer
+
+    resolution = resolve(load_rows(args.file), PassageResolver(args.seeds))
+    for row_id, why in resolution.skipped.items():
+        print(f"skipped {row_id}: {why}", file=sys.stderr)
+    report = score(resolution.rows, check_answer)
+    print(report.summary())
+    return 0
+
 
 def _store_folder(args: argparse.Namespace, name: str) -> Path:
     # A dedicated store per set, reused (ingest is idempotent) unless --fresh.
@@ -106,7 +128,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
     modes = [m for m in args.modes.split(",") if m in MODES]
     rows = retrieval_scores(services.rag.retriever, queries, qrels, modes, cutoffs=(1, 5, 10))
     if args.answers:
-        rows.append(answer_scores(services.rag, data.questions, args.answers))
+        rows += answer_scores(services.rag, data.questions, args.answers)
     title = f"{name} ({len(data.documents)} paragraphs, {len(queries)} questions)"
     return _finish(args, services, name, title, rows)
 

@@ -12,7 +12,7 @@ from app.admission import FifoGate
 from app.citations import attribute, clean_citations
 from app.conversation import search_query
 from app.generators.base import ChatMessage, Generator
-from app.grounding.extractive import extract, render
+from app.grounding.extractive import addressed, extract, render
 from app.grounding.gate import Policy, StreamCheck
 from app.guards import is_looping, trim_repeats
 from app.language import not_found_message
@@ -34,6 +34,8 @@ from vectorstore.types import SearchHit, SearchMode
 
 # ("sources" | "quotes" | "token" | "support" | "done", payload)
 Event = tuple[str, dict[str, Any]]
+# A generated answer must name at least this share of what the quotes name of the question.
+ADDRESSED = 0.5
 
 
 def to_source(n: int, hit: SearchHit) -> Source:
@@ -241,8 +243,12 @@ class RagService:
             return
         support = _support(check, sources)
         yield "support", support.model_dump()
-        if check.supported_claims == 0:
-            # Nothing the model wrote is backed by its sources: never show the invention.
+        # Nothing the model wrote is backed by its sources (never show the invention), or
+        # what is backed answers something else than the quotes do.
+        off_topic = quotes and addressed(question, check.text) < ADDRESSED * addressed(
+            question, extracted
+        )
+        if check.supported_claims == 0 or off_topic:
             if quotes:
                 cited = list(dict.fromkeys(q.n for q in quotes))
                 yield "token", {"text": extracted}

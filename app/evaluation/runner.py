@@ -62,32 +62,45 @@ def retrieval_scores(
 
 def answer_scores(
     rag: RagService, questions: Sequence[tuple[str, str, list[str]]], sample: int, seed: int = 0
-) -> Scores:
-    """End-to-end answers on a seeded sample: EM and F1 (characters for Korean, as KorQuAD's
-    script), how often the citations include the gold paragraph, and the grounded rate."""
+) -> list[Scores]:
+    """End-to-end answers on a seeded sample, for the answer given and for its quotes (the
+    extractive answer): the gold answer contained, EM and F1 (characters for Korean, as
+    KorQuAD's script), how often the citations include the gold paragraph, the grounded
+    rate, and how the answer was made."""
     chosen = random.Random(seed).sample(list(questions), min(sample, len(questions)))
-    em = f1 = cited_gold = grounded = shown = 0.0
+    given: dict[str, float] = {}
+    quoted: dict[str, float] = {}
+    shown = 0.0
     for question, gold, answers in chosen:
         shown += _in_prompt(rag, question, answers)
         answer = rag.answer(question)
         korean = is_korean(answer.answer + question)
-        em += exact_match(answer.answer, answers)
-        f1 += token_f1(answer.answer, answers, characters=korean)
-        cited = {answer.sources[n - 1].document_id for n in answer.citations}
-        cited_gold += gold in cited
-        grounded += answer.grounded
+        extract = "\n".join(q.text for q in answer.quotes)
+        for totals, text, cited_ns in (
+            (given, answer.answer, answer.citations),
+            (quoted, extract, [q.n for q in answer.quotes]),
+        ):
+            cited = {answer.sources[n - 1].document_id for n in cited_ns}
+            _add(totals, "contains gold", any(a in text for a in answers))
+            _add(totals, "EM", exact_match(text, answers))
+            _add(totals, "F1", token_f1(text, answers, characters=korean))
+            _add(totals, "cites gold", gold in cited)
+        _add(given, "grounded", answer.grounded)
+        _add(given, "quotes given", answer.answer_mode == "extracted")
+        _add(given, "claims supported", answer.support.supported_share if answer.support else 1.0)
     n = max(len(chosen), 1)
-    return Scores(
-        "answers",
-        {
-            "EM": em / n,
-            "F1": f1 / n,
-            "cites gold": cited_gold / n,
-            "grounded": grounded / n,
-            "answer in prompt": shown / n,
-            "questions": float(len(chosen)),
-        },
-    )
+    rows = []
+    for name, totals in (("answers", given), ("quotes", quoted)):
+        values = {k: v / n for k, v in totals.items()}
+        values["questions"] = float(len(chosen))
+        if name == "answers":
+            values["answer in prompt"] = shown / n
+        rows.append(Scores(name, values))
+    return rows
+
+
+def _add(totals: dict[str, float], key: str, value: float | bool) -> None:
+    totals[key] = totals.get(key, 0.0) + float(value)
 
 
 def qa_scores(
@@ -95,7 +108,7 @@ def qa_scores(
 ) -> Scores:
     """seeds-qa: evidence hit@k, answer keyword rate, the share of answerable questions
     answered (`grounded: true`), and `grounded: false` for off-topic rows."""
-    hit = keyword = answered = refused = shown = 0.0
+    hit = keyword = answered = refused = shown = quoted = supported = 0.0
     on_topic = [r for r in rows if not r.get("off_topic")]
     off_topic = [r for r in rows if r.get("off_topic")]
     for row in on_topic:
@@ -109,6 +122,13 @@ def qa_scores(
             wanted = [a.lower() for a in _strings(row.get("answer_any"))]
             keyword += any(w in answer.answer.lower() for w in wanted)
             answered += answer.grounded
+            quoted += answer.answer_mode == "extracted"
+            # Every sentence shown is supported: true by construction unless the check is
+            # off or set to mark.
+            support = answer.support
+            supported += support is None or all(
+                s.supported or not s.claim for s in support.sentences if s.shown
+            )
     for row in off_topic:
         refused += not rag.answer(str(row["question"]), k).grounded
     values = {
@@ -119,6 +139,8 @@ def qa_scores(
     if answers:
         values["answer keywords"] = keyword / max(len(on_topic), 1)
         values["answered"] = answered / max(len(on_topic), 1)
+        values["quotes given"] = quoted / max(len(on_topic), 1)
+        values["shown supported"] = supported / max(len(on_topic), 1)
     if off_topic:
         values["off-topic refused"] = refused / len(off_topic)
         values["off-topic questions"] = float(len(off_topic))

@@ -113,6 +113,16 @@ def extract(
     return quotes
 
 
+def addressed(question: str, text: str) -> float:
+    """The share of the question's content words that `text` holds: an answer that names
+    none of what was asked answers something else."""
+    groups = query_groups(question)
+    if not groups:
+        return 1.0
+    have = set(analyzer.terms(text))
+    return sum(any(t in have for t in g) for g in groups) / len(groups)
+
+
 def _whole_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     """The offsets of the sentence a line of a hard-wrapped paragraph belongs to."""
     for span, _ in sentences.source_units(text):

@@ -147,10 +147,13 @@ def test_answer_and_qa_scores_with_echo_generator(tmp_path: Path) -> None:
     Pipeline(store, emb).ingest(docs)
     rag = RagService(Retriever(store, emb), EchoGenerator(), min_relevance=0.3)
     questions = [("What is the capital of Korea?", "T#0", ["Seoul"])]
-    scores = answer_scores(rag, questions, sample=5).values
+    given, quoted = answer_scores(rag, questions, sample=5)
+    scores = given.values
     assert scores["questions"] == 1 and scores["grounded"] == 1.0 and scores["cites gold"] == 1.0
     assert 0 < scores["F1"] <= 1  # the echo quotes the passage, which contains "Seoul"
-    assert scores["answer in prompt"] == 1.0
+    assert scores["answer in prompt"] == 1.0 and scores["contains gold"] == 1.0
+    assert scores["claims supported"] == 1.0 and scores["quotes given"] == 0.0
+    assert quoted.name == "quotes" and quoted.values["contains gold"] == 1.0
     rows = [
         {
             "question": "What stripes do zebras have?",
@@ -162,7 +165,7 @@ def test_answer_and_qa_scores_with_echo_generator(tmp_path: Path) -> None:
     qa = qa_scores(rag, rows, k=2, answers=True).values
     assert qa["evidence hit@2"] == 1.0 and qa["answer keywords"] == 1.0 and qa["answered"] == 1.0
     assert qa["off-topic refused"] == 1.0
-    assert qa["evidence in prompt"] == 1.0
+    assert qa["evidence in prompt"] == 1.0 and qa["shown supported"] == 1.0
     # A source budget too small for any sentence leaves the evidence out of the prompt.
     rag.source_tokens = 1
     assert qa_scores(rag, rows[:1], k=2, answers=False).values["evidence in prompt"] == 0.0

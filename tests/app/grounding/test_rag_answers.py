@@ -15,7 +15,6 @@ from tests.conftest import fixture_store
 from vectorstore.retrieval import Retriever
 
 QUESTION = "How does ragqa cite passages?"
-TRUE = "The answer cites them as [1], [2] and so on."
 
 
 class Scripted(EchoGenerator):
@@ -51,7 +50,7 @@ def events(rag: RagService, question: str, **kw: Any) -> list[tuple[str, dict[st
 
 
 def test_quotes_come_right_after_the_sources_and_before_any_token(retriever: Retriever) -> None:
-    rag = RagService(retriever, Scripted("Every answer numbers its sources [1]."))
+    rag = RagService(retriever, Scripted("ragqa cites the passages it used [1]."))
     seen = events(rag, QUESTION)
     names = [name for name, _ in seen]
     assert names[:2] == ["sources", "quotes"] and names[-2:] == ["support", "done"]
@@ -64,7 +63,7 @@ def test_quotes_come_right_after_the_sources_and_before_any_token(retriever: Ret
 
 def test_an_invented_sentence_is_left_out_and_reported(retriever: Retriever) -> None:
     invented = "It was invented by Zorblax Corp in 1987 [1]."
-    rag = RagService(retriever, Scripted(f"Every answer numbers its sources [1]. {invented}"))
+    rag = RagService(retriever, Scripted(f"ragqa cites the passages it used [1]. {invented}"))
     seen = events(rag, QUESTION)
     streamed = "".join(p["text"] for name, p in seen if name == "token")
     done = seen[-1][1]
@@ -77,7 +76,7 @@ def test_an_invented_sentence_is_left_out_and_reported(retriever: Retriever) -> 
 
 
 def test_mark_keeps_the_sentence_and_marks_it(retriever: Retriever) -> None:
-    text = "Every answer numbers its sources [1]. It was invented by Zorblax Corp in 1987."
+    text = "ragqa cites the passages it used [1]. It was invented by Zorblax Corp in 1987."
     rag = RagService(retriever, Scripted(text), answer_check="mark")
     done = events(rag, QUESTION)[-1][1]
     assert "Zorblax" in done["answer"]
@@ -127,3 +126,12 @@ def test_the_request_takes_the_mode() -> None:
     assert AskRequest(question="q", answer_mode="extract").answer_mode == "extract"
     with pytest.raises(ValueError):
         AskRequest(question="q", answer_mode="guess")  # type: ignore[arg-type]
+
+
+def test_a_supported_answer_to_another_question_gives_the_quotes(retriever: Retriever) -> None:
+    # True to its source, but it names nothing the question asks about.
+    text = "It stores documents in SQLite and searches them with FAISS and a keyword index."
+    rag = RagService(retriever, Scripted(text))
+    done = events(rag, QUESTION)[-1][1]
+    assert [s["supported"] for s in done["support"]["sentences"]] == [True]
+    assert done["answer_mode"] == "extracted" and "SQLite" not in done["answer"]
