@@ -28,7 +28,12 @@ MAX_CHARS = 700
 MAX_UNFOUND = 0.4
 # Words inside quotes are mentioned, not used: "LoRA가 뭐예요?" quoted as an example
 # question says nothing about LoRA.
-_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|'[^'\n]*'|‘[^’\n]*’|`[^`\n]*`|「[^」\n]*」")
+_QUOTED = re.compile(
+    "|".join(
+        f"{o}(?:[^{c}\\n]|\\n(?!\\n)){{0,300}}{c}"  # a quote may wrap, not span paragraphs
+        for o, c in ('""', "“”", "‘’", "``", "「」")  # not ': it is an apostrophe
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,15 @@ def extract(
                 around.update(*(p.terms for p in scored.lines[(u.rank, u.parent)]))
             if not all(any(t in around for t in g) for g in names):
                 continue
-        unquoted = _QUOTED.sub(" ", u.text)
-        if unquoted != u.text:
-            if scored.share(frozenset(analyzer.terms(unquoted))) < 0.5 * scored.share(u.terms):
+        # Quotes are judged on the whole sentence: a hard wrap can split one.
+        hit = hits[u.rank]
+        at = _offset(hit.text, u.line, u.text)
+        start, end = _whole_sentence(hit.text, at, at + len(u.text))
+        whole = hit.text[start:end]
+        unquoted = _QUOTED.sub(" ", whole)
+        if unquoted != whole:
+            said = frozenset(analyzer.terms(unquoted))
+            if scored.share(said) < 0.5 * scored.share(frozenset(analyzer.terms(whole))):
                 continue
         candidates.append(i)
     if not candidates:
@@ -109,6 +120,8 @@ def extract(
         if quotes and quotes[-1].n == u.rank + 1 and quotes[-1].end >= end:
             continue  # a hard-wrapped sentence's other line, already quoted whole
         text = " ".join(hit.text[start:end].split()) if not u.text.startswith("|") else u.text
+        if end >= len(hit.text.rstrip()) and not text.endswith(_CLOSED):
+            text += " …"  # the passage ends mid-sentence: say so rather than seem whole
         quotes.append(Quote(u.rank + 1, hit.chunk_id, text, start, end, score_of[u]))
     return quotes
 
@@ -131,6 +144,7 @@ def _whole_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_CLOSED = (".", "!", "?", "。", "|", ")", ":", "다")
 _NAME = re.compile(r"[A-Z].*[A-Z0-9]|[A-Za-z]+-?\d")
 
 
