@@ -204,7 +204,8 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
     for token in exacts:  # "175B" is checked as a number, not as a name
         rest = rest.replace(token.text, " ")
     content = words.content_words(rest)
-    if not exacts and not content:
+    # A question states nothing: a model that echoes the question has not answered it.
+    if (not exacts and not content) or claim.rstrip().endswith(("?", "？")):
         return SentenceCheck(
             span.text,
             span.start,

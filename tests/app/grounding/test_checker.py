@@ -100,3 +100,8 @@ def test_markers_after_the_full_stop_belong_to_the_sentence() -> None:
     first, second = report.sentences
     assert first.cited == [2] and first.citations == [2]
     assert second.cited == [] and second.citations == [1]
+
+
+def test_an_echoed_question_claims_nothing() -> None:
+    report = check_answer("어댑터 튜닝은 원본 모델의 파라미터를 바꾸나요 [1]?", [NOTE])
+    assert [s.claim for s in report.sentences] == [False]
