@@ -167,10 +167,20 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    services = _services(args, with_generator=True)
+    services = _services(args, with_generator=args.answer_mode != "extract")
     answer = None
-    for event, payload in services.rag.events(args.question, args.top_k):
-        if event == "token" and not args.json:
+    events = services.rag.events(args.question, args.top_k, answer_mode=args.answer_mode)
+    for event, payload in events:
+        if args.json:
+            if event == "done":
+                answer = payload
+            continue
+        if event == "quotes" and payload["quotes"] and args.answer_mode != "extract":
+            print("Quoted from the sources:")
+            for line in payload["answer"].splitlines():
+                print(f"  > {line}")
+            print("\nAnswer:")
+        elif event == "token":
             print(payload["text"], end="", flush=True)
         elif event == "done":
             answer = payload
@@ -179,6 +189,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     assert answer is not None
     print()
+    support = answer.get("support")
+    if support and support["left_out"]:
+        print(f"\n({support['left_out']} sentence(s) left out, not supported by the sources:")
+        for s in support["sentences"]:
+            if not s["shown"] and s["claim"]:
+                print(f"  - {s['text']}  [{s['reason']}]")
+        print(")")
+    if answer.get("answer_mode") == "extracted" and args.answer_mode != "extract":
+        print("(the model's answer was not supported by the sources: quoted them instead)")
     for source in answer["sources"]:
         mark = "*" if source["n"] in answer["citations"] else " "
         print(f"{mark}[{source['n']}] {source['source']}  {source['context']}")
@@ -238,6 +257,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--generator-model", dest="generator_model")
+    p.add_argument(
+        "--answer-mode",
+        dest="answer_mode",
+        choices=("generate", "extract"),
+        help="generate (checked against the sources) or extract: quote the sources, no "
+        "model (RAGQA_ANSWER_MODE)",
+    )
     common(p)
     p.set_defaults(func=cmd_ask)
     from app.cli_eval import add_parser
@@ -249,6 +275,9 @@ def _parser() -> argparse.ArgumentParser:
     from app.cli_bench import add_parser as add_bench
 
     add_bench(sub, common)
+    from app.cli_models import add_parser as add_models
+
+    add_models(sub, common)
     return parser
 
 

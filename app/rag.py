@@ -245,8 +245,9 @@ class RagService:
         yield "support", support.model_dump()
         # Nothing the model wrote is backed by its sources (never show the invention), or
         # what is backed answers something else than the quotes do.
-        off_topic = quotes and addressed(question, _backed(check, sources)) < ADDRESSED * addressed(
-            question, extracted
+        backed = addressed(question, _backed(check, sources))
+        off_topic = backed == 0.0 or (
+            quotes and backed < ADDRESSED * addressed(question, extracted)
         )
         if check.supported_claims == 0 or off_topic:
             if quotes:

@@ -29,20 +29,21 @@ class LlamaCppEngine:
     llama-cpp-python's chat handler makes, without the service around it."""
 
     def __init__(self, path: str, context_window: int, repetition_penalty: float) -> None:
-        from llama_cpp import Llama
+        # The template the service renders, and the generator's own threads, context,
+        # attention and buffer types; llama.cpp's defaults for the rest.
+        from app.generators.llama_cpp import (
+            EXTRA_BUFFERS,
+            _chat_formatter,
+            decode_threads,
+            open_llama,
+        )
 
-        # The template the service renders: its formatter, built from the file's metadata.
-        from app.generators.llama_cpp import FLASH_ATTENTION, _chat_formatter
-
-        # The generator's threads, context and attention; llama.cpp's defaults for the rest.
-        threads = os.cpu_count() or 1
-        self._llm: Any = Llama(
-            model_path=path,
+        self._llm: Any = open_llama(
+            path,
             n_ctx=context_window,
-            n_threads=threads,
-            n_threads_batch=threads,
-            flash_attn=FLASH_ATTENTION,
-            verbose=False,
+            threads=decode_threads(),
+            threads_batch=os.cpu_count() or 1,
+            extra_buffers=EXTRA_BUFFERS,
         )
         self._formatter = _chat_formatter(self._llm)
         self._penalty = repetition_penalty

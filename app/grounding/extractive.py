@@ -62,7 +62,7 @@ def extract(
         return []
     # Names the question asks about ("PETM", "LoRA") must be where the sentence is read:
     # in it, its parent line or its heading path.
-    names = [g for g, word in zip(groups, _group_words(query), strict=False) if _NAME.search(word)]
+    names = asked_names(query)
     parents = {(u.rank, u.parent) for u in units if u.parent is not None}
     candidates = []
     for i, u in enumerate(units):
@@ -126,6 +126,18 @@ def extract(
     return quotes
 
 
+def asked_names(question: str) -> list[list[str]]:
+    """The terms of the names the question asks about ("PETM", "GPT-3", "LoRA")."""
+    wanted = set(analyzer.query_terms(question))
+    out = []
+    for word in question.split():
+        if _NAME.search(word):
+            group = [t for t in dict.fromkeys(analyzer.terms(word)) if t in wanted]
+            if group:
+                out.append(group)
+    return out
+
+
 def addressed(question: str, text: str) -> float:
     """The share of the question's content words that `text` holds: an answer that names
     none of what was asked answers something else."""
@@ -133,6 +145,8 @@ def addressed(question: str, text: str) -> float:
     if not groups:
         return 1.0
     have = set(analyzer.terms(text))
+    if not all(any(t in have for t in g) for g in asked_names(question)):
+        return 0.0  # about something else than the "PETM" asked about
     return sum(any(t in have for t in g) for g in groups) / len(groups)
 
 
@@ -146,15 +160,6 @@ def _whole_sentence(text: str, start: int, end: int) -> tuple[int, int]:
 
 _CLOSED = (".", "!", "?", "。", "|", ")", ":", "다")
 _NAME = re.compile(r"[A-Z].*[A-Z0-9]|[A-Za-z]+-?\d")
-
-
-def _group_words(query: str) -> list[str]:
-    """The query's words in the order query_groups gives their groups."""
-    out = []
-    for word in query.split():
-        if query_groups(word):
-            out.append(word)
-    return out
 
 
 def _offset(text: str, line: int, piece: str) -> int:

@@ -92,4 +92,8 @@ def test_source_tokens_caps_the_sources_below_the_window() -> None:
     )
     assert len(wide.sources) == 5
     assert len(capped.sources) == 2  # each block costs ~36 words
-    assert sum(count(m["content"]) for m in capped.messages) < 150
+    # The instruction, at most 80 source words and the question's few.
+    assert (
+        sum(count(m["content"]) for m in capped.messages)
+        < count(capped.messages[0]["content"]) + 100
+    )

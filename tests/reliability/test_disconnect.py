@@ -35,7 +35,10 @@ def serve(folder: Path, generator: Generator) -> LiveServer:
     summary = run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
     assert summary.failed == 0, summary.failures
     # min_relevance 0: the generator is always called, whatever the question retrieves.
-    settings = Settings(store=folder, min_relevance=0.0, rate_limit=0, max_new_tokens=256)
+    # The check off: tokens stream as generated (checked, a made-up count is held back).
+    settings = Settings(
+        store=folder, min_relevance=0.0, rate_limit=0, max_new_tokens=256, answer_check="off"
+    )
     return LiveServer(create_app(settings, store=store, embedder=emb, generator=generator))
 
 
