@@ -245,10 +245,12 @@ class RagService:
         yield "support", support.model_dump()
         # Nothing the model wrote is backed by its sources (never show the invention), or
         # what is backed answers something else than the quotes do.
-        backed = addressed(question, _backed(check, sources))
-        off_topic = backed == 0.0 or (
-            quotes and backed < ADDRESSED * addressed(question, extracted)
-        )
+        # A follow-up ("How often should it be fed?") is about what its search query names.
+        backed = addressed(query, _backed(check, sources))
+        # Quotes can answer a name's question without the name (RLHF for "ChatGPT 정렬에
+        # 쓰인 기법"): they are weighed by the question's words alone.
+        as_quoted = addressed(query, extracted, names=False) if quotes else 0.0
+        off_topic = backed == 0.0 or backed < ADDRESSED * as_quoted
         if check.supported_claims == 0 or off_topic:
             if quotes:
                 cited = list(dict.fromkeys(q.n for q in quotes))

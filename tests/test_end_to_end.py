@@ -144,8 +144,12 @@ def test_ask_gives_a_cited_answer(server: str) -> None:
     body = {"question": "What does LoRA stand for?"}
     answer = httpx.post(f"{server}/api/ask", json=body, timeout=300).json()
     print("\nanswer:", answer["answer"], answer["citations"], answer["timings"])
-    assert answer["grounded"] and answer["answer"].strip()
+    assert answer["grounded"] and "Low-Rank" in answer["answer"]
     assert answer["usage"]["completion_tokens"] > 0
+    # The default model's answer, checked: every sentence shown is supported.
+    assert answer["answer_mode"] == "generated" and answer["support"]["supported_share"] > 0
+    shown = [s for s in answer["support"]["sentences"] if s["shown"] and s["claim"]]
+    assert shown and all(s["supported"] for s in shown)
     assert answer["citations"], "no [n] in the answer points at a source"
     assert all(1 <= n <= len(answer["sources"]) for n in answer["citations"])
     for n in set(re.findall(r"\[(\d+)\]", answer["answer"])):
@@ -168,7 +172,9 @@ def test_ask_streams_with_the_real_model(server: str) -> None:
                     first_token = time.perf_counter() - started
             elif line.startswith("data:") and event == "done":
                 done = json.loads(line.split(":", 1)[1])
-    assert names[0] == "sources" and names[-1] == "done" and names.count("token") > 3
+    # Quotes first; tokens a checked sentence at a time; the check, then the answer.
+    assert names[:2] == ["sources", "quotes"] and names[-1] == "done"
+    assert "support" in names and names.count("token") >= 1
     assert done["answer"].strip() and done["grounded"]
     tokens = done["usage"]["completion_tokens"]
     rate = tokens / (done["timings"]["generate_ms"] / 1000)

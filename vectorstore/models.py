@@ -93,7 +93,7 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> str:
     the Hugging Face hub to offline mode so nothing even tries the network.
     """
     if name in JOINED:
-        joined = ensure_joined(name, cache_dir or default_cache_dir())
+        joined = ensure_joined(name, (cache_dir or default_cache_dir()).expanduser())
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return str(joined)
     if name in PACKAGED:

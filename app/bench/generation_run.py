@@ -69,7 +69,13 @@ def _backend(
         gguf_precision=settings.gguf_precision,
         cache_dir=settings.cache_dir,
     )
-    env = {"RAGQA_GENERATOR_BACKEND": backend, "RAGQA_MAX_NEW_TOKENS": str(tokens)}
+    # The check off: the service streams each token as the engine does, so the two compare
+    # token for token (with it on, tokens come a checked sentence at a time).
+    env = {
+        "RAGQA_GENERATOR_BACKEND": backend,
+        "RAGQA_MAX_NEW_TOKENS": str(tokens),
+        "RAGQA_ANSWER_CHECK": "off",
+    }
     say(f"generation: `python -m app` with {backend}, then {len(asked) - 1} answer(s) each side")
     with (
         launched(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ def qa_scores(
     """seeds-qa: evidence hit@k, answer keyword rate, the share of answerable questions
     answered (`grounded: true`), and `grounded: false` for off-topic rows."""
     hit = keyword = answered = refused = shown = quoted = supported = 0.0
+    whole_s: list[float] = []  # each answer, whole
+    quotes_ms: list[float] = []  # retrieval and quotes: what the page shows first
     on_topic = [r for r in rows if not r.get("off_topic")]
     off_topic = [r for r in rows if r.get("off_topic")]
     for row in on_topic:
@@ -118,7 +121,11 @@ def qa_scores(
         hit += any(e in t for e in evidence for t in texts)
         shown += _in_prompt(rag, str(row["question"]), evidence, k)
         if answers:
+            started = time.perf_counter()
             answer = rag.answer(str(row["question"]), k)
+            whole_s.append(time.perf_counter() - started)
+            t = answer.timings
+            quotes_ms.append(t.retrieve_ms + (t.extract_ms or 0.0))
             wanted = [a.lower() for a in _strings(row.get("answer_any"))]
             keyword += any(w in answer.answer.lower() for w in wanted)
             answered += answer.grounded
@@ -141,6 +148,10 @@ def qa_scores(
         values["answered"] = answered / max(len(on_topic), 1)
         values["quotes given"] = quoted / max(len(on_topic), 1)
         values["shown supported"] = supported / max(len(on_topic), 1)
+        if whole_s:
+            values["quotes ms p50"] = statistics.median(quotes_ms)
+            values["answer s p50"] = statistics.median(whole_s)
+            values["answer s max"] = max(whole_s)
     if off_topic:
         values["off-topic refused"] = refused / len(off_topic)
         values["off-topic questions"] = float(len(off_topic))

@@ -45,7 +45,7 @@ def build_generator(
         return OpenAIGenerator(
             model, base_url=base_url, api_key=api_key, context_window=context_window, wait_s=wait_s
         )
-    path = resolve_model(model)
+    path = resolve_model(model, cache_dir)
     is_gguf = path.lower().endswith(".gguf")
     if backend == "auto":
         # A dequantised GGUF on a GPU beats llama.cpp on the CPU, the only build we install.

@@ -204,3 +204,22 @@ def _url_key(url: str) -> str:
 
 def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return any(s < end and start < e for s, e in spans)
+
+
+_KOREAN_SCALED = re.compile(
+    r"(?<![\w.\-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s?(천억|천만|백만|만|억|조)(?:\s?개)?"
+)
+_ENGLISH_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
+
+
+def in_english(text: str) -> str:
+    """Korean-scaled numbers also said in English: "1,750억" -> "175 billion (1,750억)"."""
+
+    def say(m: re.Match[str]) -> str:
+        value = _scaled(m.group(1), m.group(2), m.group(3))
+        for scale, word in _ENGLISH_SCALES:
+            if value >= scale:
+                return f"{value / scale:g} {word} ({m.group()})"
+        return m.group()
+
+    return _KOREAN_SCALED.sub(say, text)

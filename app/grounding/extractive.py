@@ -138,14 +138,15 @@ def asked_names(question: str) -> list[list[str]]:
     return out
 
 
-def addressed(question: str, text: str) -> float:
+def addressed(question: str, text: str, *, names: bool = True) -> float:
     """The share of the question's content words that `text` holds: an answer that names
-    none of what was asked answers something else."""
+    none of what was asked answers something else. With `names`, 0 unless it holds every
+    name the question asks about."""
     groups = query_groups(question)
     if not groups:
         return 1.0
     have = set(analyzer.terms(text))
-    if not all(any(t in have for t in g) for g in asked_names(question)):
+    if names and not all(any(t in have for t in g) for g in asked_names(question)):
         return 0.0  # about something else than the "PETM" asked about
     return sum(any(t in have for t in g) for g in groups) / len(groups)
 

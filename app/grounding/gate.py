@@ -15,6 +15,8 @@ from typing import Literal
 
 from app.grounding import sentences
 from app.grounding.checker import SentenceCheck, SupportReport, check_sentence, prepare
+from app.grounding.exact import in_english
+from app.language import is_korean
 
 Policy = Literal["drop", "mark", "off"]
 _END = (".", "!", "?", "。")
@@ -104,4 +106,8 @@ class StreamCheck:
     def _render(self, check: SentenceCheck) -> str | None:
         if check.claim and not check.supported:
             return None if self.policy == "drop" else sentences.MARKER.sub("", check.text).strip()
-        return recite(check.text, check.citations) if check.claim else check.text
+        if not check.claim:
+            return check.text
+        text = recite(check.text, check.citations)
+        # An English sentence copying a Korean note's "1,750억" says it in English too.
+        return text if is_korean(text) else in_english(text)

@@ -98,7 +98,8 @@ def test_follow_up_finds_sources_through_the_earlier_question(
     ask(page, FIRST)
     second = ask(page, FOLLOW_UP)
 
-    assert "not-found" not in (second.get_attribute("class") or ""), "the follow-up found nothing"
+    # The passages come through the earlier question. (Whether they answer is the answer
+    # check's business: the echo model quotes a code block, which is not an answer.)
     paths = source_paths(second)
     assert paths and paths[0].endswith("sourdough.md"), paths
     sent = page.execute_script("return window.__asks")[1]

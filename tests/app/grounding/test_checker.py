@@ -105,3 +105,16 @@ def test_markers_after_the_full_stop_belong_to_the_sentence() -> None:
 def test_an_echoed_question_claims_nothing() -> None:
     report = check_answer("어댑터 튜닝은 원본 모델의 파라미터를 바꾸나요 [1]?", [NOTE])
     assert [s.claim for s in report.sentences] == [False]
+
+
+def test_an_english_sentence_says_a_korean_number_in_english_too() -> None:
+    from app.grounding.exact import in_english
+
+    assert (
+        in_english("GPT-3 has 1,750억 parameters.") == "GPT-3 has 175 billion (1,750억) parameters."
+    )
+    assert (
+        in_english("Phi-3 mini has 38억개 parameters")
+        == "Phi-3 mini has 3.8 billion (38억개) parameters"
+    )
+    assert in_english("It has 1,750 parameters.") == "It has 1,750 parameters."
