@@ -191,7 +191,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print()
     support = answer.get("support")
     if support and support["left_out"]:
-        print(f"\n({support['left_out']} sentence(s) left out, not supported by the sources:")
+        print(f"\n({support['left_out']} sentence(s) of the model's left out:")
         for s in support["sentences"]:
             if not s["shown"] and s["claim"]:
                 print(f"  - {s['text']}  [{s['reason']}]")

@@ -204,8 +204,20 @@ class RagService:
             cited = list(dict.fromkeys(q.n for q in quotes))
             yield "done", self._final(extracted, sources, cited, True, times, "extracted", quotes)
             return
+        # A supported answer that names less of what was asked than the quotes do, or none
+        # of the names asked about, answers something else (a follow-up is about what its
+        # search query names).
+        as_quoted = addressed(query, extracted, names=False) if quotes else 0.0
+
+        def on_topic(text: str) -> bool:
+            share = addressed(query, text)
+            return share > 0.0 and share >= ADDRESSED * as_quoted
+
         check = StreamCheck(
-            [s.text for s in sources], [s.context for s in sources], self.answer_check
+            [s.text for s in sources],
+            [s.context for s in sources],
+            self.answer_check,
+            on_topic=on_topic,
         )
         with self.observer.generator_turn(), self._generate_lock:
             gen_start = time.perf_counter()
@@ -244,14 +256,8 @@ class RagService:
         support = _support(check, sources)
         yield "support", support.model_dump()
         # Nothing the model wrote is backed by its sources (never show the invention), or
-        # what is backed answers something else than the quotes do.
-        # A follow-up ("How often should it be fed?") is about what its search query names.
-        backed = addressed(query, _backed(check, sources))
-        # Quotes can answer a name's question without the name (RLHF for "ChatGPT 정렬에
-        # 쓰인 기법"): they are weighed by the question's words alone.
-        as_quoted = addressed(query, extracted, names=False) if quotes else 0.0
-        off_topic = backed == 0.0 or backed < ADDRESSED * as_quoted
-        if check.supported_claims == 0 or off_topic:
+        # nothing backed is about what was asked: the quotes, or "not found".
+        if not check.answered:
             if quotes:
                 cited = list(dict.fromkeys(q.n for q in quotes))
                 yield "token", {"text": extracted}
@@ -332,16 +338,6 @@ class _Times:
     completion_tokens: int = 0
 
 
-def _backed(check: StreamCheck, sources: Sequence[Source]) -> str:
-    """The answer shown with the source sentences that support it: a terse "89.9% [1]"
-    answers what its supporting sentence ("인간 전문가의 MMLU 정확도: 89.9%") is about."""
-    parts = [check.text]
-    for s, shown in zip(check.report.sentences, check.shown, strict=True):
-        if shown and s.source and s.source_start is not None and s.source_end is not None:
-            parts.append(sources[s.source - 1].text[s.source_start : s.source_end])
-    return "\n".join(parts)
-
-
 def _support(check: StreamCheck, sources: Sequence[Source]) -> Support:
     rows = []
     for s, shown in zip(check.report.sentences, check.shown, strict=True):
@@ -353,14 +349,19 @@ def _support(check: StreamCheck, sources: Sequence[Source]) -> Support:
                 end=s.end,
                 claim=s.claim,
                 supported=s.supported,
-                shown=shown and check.supported_claims > 0,
+                shown=shown and check.answered,
                 source=s.source,
                 chunk_id=chunk,
                 source_start=s.source_start,
                 source_end=s.source_end,
                 cited=s.cited,
                 citations=s.citations,
-                reason=s.reason,
+                reason=s.reason
+                or (
+                    None
+                    if shown or not s.claim
+                    else "true to its source, but not about the question"
+                ),
             )
         )
     return Support(

@@ -145,7 +145,9 @@ def addressed(question: str, text: str, *, names: bool = True) -> float:
     groups = query_groups(question)
     if not groups:
         return 1.0
-    have = set(analyzer.terms(text))
+    # A question quoted ('The question "What is LoRA?" is answered in ...') is mentioned,
+    # not answered; names in backticks are used as they are.
+    have = set(analyzer.terms(_SPOKEN.sub(" ", text)))
     if names and not all(any(t in have for t in g) for g in asked_names(question)):
         return 0.0  # about something else than the "PETM" asked about
     return sum(any(t in have for t in g) for g in groups) / len(groups)
@@ -159,6 +161,9 @@ def _whole_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_SPOKEN = re.compile(
+    "|".join(f"{o}(?:[^{c}\\n]|\\n(?!\\n)){{0,300}}{c}" for o, c in ('""', "“”", "‘’", "「」"))
+)
 _CLOSED = (".", "!", "?", "。", "|", ")", ":", "다")
 _NAME = re.compile(r"[A-Z].*[A-Z0-9]|[A-Za-z]+-?\d")
 

@@ -9,7 +9,7 @@ with no supported claim streams nothing and its replacement is the whole answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,6 +41,9 @@ class StreamCheck:
     sources: Sequence[str]
     contexts: Sequence[str]
     policy: Policy = "drop"
+    # Whether a supported sentence, read with the source sentence that supports it, is
+    # about what was asked: until one is, supported sentences wait with the non-claims.
+    on_topic: Callable[[str], bool] | None = None
     report: SupportReport = field(default_factory=SupportReport)
     raw: str = ""
     _done: int = 0  # offset in `raw` up to which sentences were judged
@@ -48,6 +51,7 @@ class StreamCheck:
     _waiting: list[tuple[int, int, str]] = field(default_factory=list)  # non-claims held
     _sent: list[str] = field(default_factory=list)
     _last_end: int = -1  # where the last sentence streamed ends in `raw`
+    answered: bool = False  # a sentence about what was asked has been streamed
 
     def __post_init__(self) -> None:
         self._prepared = prepare(self.sources, self.contexts)
@@ -90,9 +94,10 @@ class StreamCheck:
         out = self._render(check)
         if out is None:
             return
-        if not check.claim:
+        if not check.claim or not self._about_it(check, out):
             self._waiting.append((index, shifted.start, out))
             return
+        self.answered = True
         for i, start, text in [*self._waiting, (index, shifted.start, out)]:
             gap = self.raw[max(self._last_end, 0) : start]
             joint = ("\n" if "\n" in gap else " ") if self._sent else ""
@@ -102,6 +107,14 @@ class StreamCheck:
             yield joint + text
         self._waiting.clear()
         self._last_end = shifted.end
+
+    def _about_it(self, check: SentenceCheck, out: str) -> bool:
+        if self.answered or self.on_topic is None or not check.supported:
+            return True
+        backing = ""
+        if check.source and check.source_start is not None and check.source_end is not None:
+            backing = self.sources[check.source - 1][check.source_start : check.source_end]
+        return self.on_topic(f"{out}\n{backing}")
 
     def _render(self, check: SentenceCheck) -> str | None:
         if check.claim and not check.supported:

@@ -419,7 +419,7 @@ function renderSupport(t, support, made) {
   toggle.setAttribute("aria-controls", list.id);
   const say = (open) => {
     const n = left.length;
-    const what = `${n === 1 ? "sentence" : "sentences"} left out (not supported by the sources)`;
+    const what = `${n === 1 ? "sentence" : "sentences"} left out, with why`;
     toggle.textContent = `${n} ${what} — ${open ? "hide" : "show"}`;
     toggle.setAttribute("aria-expanded", String(open));
   };
@@ -499,7 +499,7 @@ function finish(t, result) {
     else {
       const notice = el("p", "answer-notice");
       notice.textContent =
-        "The model's answer was not supported by the sources; showing the quoted sentences instead.";
+        "Nothing the model wrote both answers the question and is backed by the sources; showing the quoted sentences instead.";
       t.notes.append(notice);
     }
   } else {

@@ -46,7 +46,8 @@ TRUE_SENTENCE = (
 )
 INVENTED = "It was invented by Zorblax Corp in 1987."
 EXTRACTED_NOTICE = (
-    "The model's answer was not supported by the sources; showing the quoted sentences instead."
+    "Nothing the model wrote both answers the question and is backed by the sources; "
+    "showing the quoted sentences instead."
 )
 
 
@@ -231,7 +232,7 @@ def test_an_invented_sentence_is_left_out_and_shown_with_its_reason(
     assert "Zorblax" not in turn.text, "an unsupported sentence is shown as fact"
     assert block(turn, ".support-line").text == "1 of 2 sentences supported by the sources"
     toggle = block(turn, ".left-out-toggle")
-    assert toggle.text == "1 sentence left out (not supported by the sources) — show"
+    assert toggle.text == "1 sentence left out, with why — show"
     assert toggle.get_attribute("aria-expanded") == "false"
     left_out = block(turn, ".left-out")
     assert not left_out.is_displayed()
