@@ -8,6 +8,7 @@ source: a wrong one is corrected to the best that does, or removed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -202,7 +203,8 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
     exacts = exact.exact_tokens(claim)
     rest = claim
     for token in exacts:  # "175B" is checked as a number, not as a name
-        rest = rest.replace(token.text, " ")
+        # Only the token itself: "4" of "4-bit" must not cut "491MB" into "91MB".
+        rest = re.sub(rf"(?<![\w.]){re.escape(token.text)}(?![A-Za-z0-9])", " ", rest, count=1)
     content = words.content_words(rest)
     # A question states nothing: a model that echoes the question has not answered it.
     if (not exacts and not content) or claim.rstrip().endswith(("?", "？")):
