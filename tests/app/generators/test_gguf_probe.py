@@ -126,7 +126,7 @@ def test_a_quantised_gguf_over_300_mb_answers_in_process(tmp_path: Path) -> None
     try:
         path = resolve_model(QWEN_05B)
     except ModelNotFoundError as exc:
-        pytest.skip(f"{exc} (`make install-qwen-0.5b`)")
+        pytest.skip(f"{exc} (`make install`)")
     assert Path(path).stat().st_size > AUTO_MAX_BYTES
     assert gguf_for(path, "auto", tmp_path) == path  # the quantised file itself runs
     gen = LlamaCppGenerator(path, context_window=1024, extra_buffers=True, cache_dir=tmp_path)
