@@ -24,6 +24,8 @@ MIN_COVERAGE = 0.7
 MIN_COVERAGE_KOREAN = 0.6
 MIN_COVERAGE_ACROSS = 0.3
 NAME_WEIGHT = 2.0
+# A model stuck in a loop inside one sentence: a stretch said three times running.
+_REPEATED = re.compile(r"(\S.{7,}?)\s*\1\s*\1")
 # Sentences on each side of the matching one that a claim may draw on ("It cuts memory
 # threefold." goes on with the sentence before it).
 WINDOW = 1
@@ -221,6 +223,21 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
             valid,
             1.0,
             None,
+        )
+    if _REPEATED.search(claim):
+        return SentenceCheck(
+            span.text,
+            span.start,
+            span.end,
+            True,
+            False,
+            None,
+            None,
+            None,
+            written,
+            [],
+            0.0,
+            "it repeats itself",
         )
     verdicts = [_judge(claim, exacts, content, w, whole[w.n - 1]) for w in windows]
     best: dict[int, _Verdict] = {}

@@ -24,6 +24,7 @@ _END = (".", "!", "?", "。")
 
 def recite(text: str, citations: Sequence[int]) -> str:
     """`text` with its markers replaced by `citations`, before its closing punctuation."""
+    text = sentences.FRAME.sub("", text)
     body = " ".join(sentences.MARKER.sub(" ", text).split(" ")).rstrip()
     body = " ".join(body.split()) if "\n" not in body else body
     if not citations:

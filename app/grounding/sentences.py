@@ -41,9 +41,14 @@ def cited(text: str) -> list[int]:
     return list(dict.fromkeys(n for m in MARKER.finditer(text) for n in numbers_in(m.group(1))))
 
 
+# The prompt's source header (`[1] from "title › heading":`), which small models copy.
+FRAME = re.compile(r'^\s*(?:\[\d+\]\s*)?from\s+"[^"\n]*":\s*')
+
+
 def plain(text: str) -> str:
-    """The sentence's claim: markers, Markdown decoration and table pipes taken out."""
-    text = MARKER.sub(" ", text)
+    """The sentence's claim: markers, a copied source header, Markdown decoration and
+    table pipes taken out."""
+    text = MARKER.sub(" ", FRAME.sub("", text))
     text = _DECOR.sub("", text)
     text = _EMPHASIS.sub("", text).replace("|", " ")
     return " ".join(text.split())

@@ -118,3 +118,11 @@ def test_an_english_sentence_says_a_korean_number_in_english_too() -> None:
         == "Phi-3 mini has 3.8 billion (38억개) parameters"
     )
     assert in_english("It has 1,750 parameters.") == "It has 1,750 parameters."
+
+
+def test_a_copied_source_header_is_no_claim_and_a_loop_is_caught() -> None:
+    report = check_answer('from "LoRA note": LoRA는 저랭크 행렬을 학습한다 [1].', [NOTE])
+    assert report.share == 1.0
+    loop = 'from "x": from "x": from "x": from "x": GPT-3 [2].'
+    (sentence,) = check_answer(loop, [NOTE, TABLE]).sentences
+    assert not sentence.supported and sentence.reason == "it repeats itself"
