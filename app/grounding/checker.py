@@ -225,20 +225,7 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
             None,
         )
     if _REPEATED.search(claim):
-        return SentenceCheck(
-            span.text,
-            span.start,
-            span.end,
-            True,
-            False,
-            None,
-            None,
-            None,
-            written,
-            [],
-            0.0,
-            "it repeats itself",
-        )
+        return _unsupported(span, written, 0.0, "it repeats itself")
     verdicts = [_judge(claim, exacts, content, w, whole[w.n - 1]) for w in windows]
     best: dict[int, _Verdict] = {}
     for v in verdicts:
@@ -265,20 +252,7 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
         else:
             share = top.coverage if top else 0.0
             reason = f"the sources hold {share:.0%} of what it says"
-        return SentenceCheck(
-            span.text,
-            span.start,
-            span.end,
-            True,
-            False,
-            None,
-            None,
-            None,
-            written,
-            [],
-            top.coverage if top else 0.0,
-            reason,
-        )
+        return _unsupported(span, written, top.coverage if top else 0.0, reason)
     citations = [n for n in valid if n in best and best[n].ok]
     note: str | None = None
     if not citations:
@@ -303,4 +277,24 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
         citations,
         chosen.coverage,
         note,
+    )
+
+
+def _unsupported(
+    span: sentences.Span, written: list[int], coverage: float, reason: str
+) -> SentenceCheck:
+    """A claim no source supports: no source, no citation, and why."""
+    return SentenceCheck(
+        span.text,
+        span.start,
+        span.end,
+        True,
+        False,
+        None,
+        None,
+        None,
+        written,
+        [],
+        coverage,
+        reason,
     )

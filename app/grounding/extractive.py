@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.focus import query_groups, score_sentences
 from app.grounding import sentences
@@ -153,9 +154,15 @@ def addressed(question: str, text: str, *, names: bool = True) -> float:
     return sum(any(t in have for t in g) for g in groups) / len(groups)
 
 
+@lru_cache(maxsize=64)
+def _sentence_spans(text: str) -> tuple[sentences.Span, ...]:
+    # Asked once per candidate line and again per quote: a passage is cut once.
+    return tuple(span for span, _ in sentences.source_units(text))
+
+
 def _whole_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     """The offsets of the sentence a line of a hard-wrapped paragraph belongs to."""
-    for span, _ in sentences.source_units(text):
+    for span in _sentence_spans(text):
         if span.start <= start < span.end or start <= span.start < end:
             return min(span.start, start), max(span.end, end)
     return start, end

@@ -136,7 +136,7 @@ def holds(p: Passage, word: Word) -> bool:
     # A verb's last stem syllable takes the ending's consonant: 줄이 + ㄴ다 is "줄인다",
     # 줄이 + ㅂ니다 "줄입니다"; the stem matches with any final consonant on that syllable.
     n = max(need, 2)
-    if len(core) >= n >= 2 and not p.hangul.count(core[: n - 1]) == 0:
+    if len(core) >= n >= 2 and core[: n - 1] in p.hangul:
         return re.search(re.escape(core[: n - 1]) + _same_vowel(core[n - 1]), p.hangul) is not None
     return False
 
