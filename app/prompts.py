@@ -22,6 +22,10 @@ SYSTEM = (
     "Copy names and numbers exactly as the sources write them. "
     "If the sources do not contain the answer, say that you cannot find it in the documents."
 )
+# A small model reading many passages answers from the wrong sentence of the right one;
+# the sentences the extractive answer chose, repeated next to the question, point it at
+# the one that answers (docs/EVALUATION.md, "Answers").
+EVIDENCE = "The sentences of the sources that answer the question:"
 LANGUAGE = {
     True: "Answer in Korean (한국어로 답하세요).",
     False: "Answer in English.",
@@ -112,6 +116,28 @@ def build_prompt(
     messages += [{"role": m["role"], "content": m["content"]} for m in recent]
     messages.append({"role": "user", "content": f"Sources:\n{sources}\n\n{question_part}"})
     return BuiltPrompt(messages, kept)
+
+
+def with_evidence(
+    built: BuiltPrompt,
+    evidence: Sequence[tuple[int, str]],
+    *,
+    count_tokens: Callable[[str], int],
+    room: int,
+) -> BuiltPrompt:
+    """The prompt with the sources' sentences that answer the question repeated after
+    the sources; unchanged when they would not fit in `room` tokens."""
+    if not evidence:
+        return built
+    lines = "\n".join(f"[{n}] {text}" for n, text in evidence)
+    part = f"{EVIDENCE}\n{lines}"
+    if count_tokens(part) + 2 > room:
+        return built
+    *head, last = built.messages
+    content = last["content"]
+    cut = content.rfind("\n\nQuestion: ")
+    content = f"{content[:cut]}\n\n{part}{content[cut:]}"
+    return BuiltPrompt([*head, {"role": last["role"], "content": content}], built.sources)
 
 
 def _truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:

@@ -17,7 +17,7 @@ from app.grounding.gate import Policy, StreamCheck
 from app.guards import is_looping, trim_repeats
 from app.language import not_found_message
 from app.observer import NullObserver, RagObserver
-from app.prompts import BuiltPrompt, build_prompt
+from app.prompts import SAFETY_TOKENS, BuiltPrompt, build_prompt, with_evidence
 from app.schemas import (
     Answer,
     AnswerMode,
@@ -213,6 +213,15 @@ class RagService:
             share = addressed(query, text)
             return share > 0.0 and share >= ADDRESSED * as_quoted
 
+        if quotes:
+            window = self.context_window or self.generator.context_window
+            room = window - limit - SAFETY_TOKENS - self.generator.prompt_tokens(built.messages)
+            built = with_evidence(
+                built,
+                [(q.n, q.text) for q in quotes],
+                count_tokens=self.generator.count_tokens,
+                room=room,
+            )
         check = StreamCheck(
             [s.text for s in sources],
             [s.context for s in sources],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.citations import clean_citations
 from app.language import is_korean, not_found_message
-from app.prompts import build_prompt
+from app.prompts import EVIDENCE, build_prompt, with_evidence
 from vectorstore.types import SearchHit
 
 
@@ -97,3 +97,22 @@ def test_source_tokens_caps_the_sources_below_the_window() -> None:
         sum(count(m["content"]) for m in capped.messages)
         < count(capped.messages[0]["content"]) + 100
     )
+
+
+def test_evidence_goes_between_the_sources_and_the_question_when_it_fits() -> None:
+    built = build_prompt(
+        "what word?",
+        [hit(1), hit(2)],
+        [],
+        count_tokens=count,
+        context_window=400,
+        max_new_tokens=50,
+    )
+    evidence = [(2, "word word.")]
+    added = with_evidence(built, evidence, count_tokens=count, room=20)
+    user = added.messages[-1]["content"]
+    assert user.index('"""\n\n' + EVIDENCE) < user.index("[2] word word.")
+    assert user.endswith("[2] word word.\n\nQuestion: what word?")
+    assert added.sources == built.sources
+    assert with_evidence(built, evidence, count_tokens=count, room=3) == built
+    assert with_evidence(built, [], count_tokens=count, room=99) == built
