@@ -51,7 +51,7 @@ test: install browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not models and not browser"
+	$(BIN)/python -m pytest -m "not models and not browser and not load and not milvus"
 
 lint: install
 	$(BIN)/ruff check .

@@ -241,8 +241,6 @@ class Settings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _check_keys(cls, value: str) -> str:
-        from app.access import parse_keys
-
         parse_keys(value)  # an unreadable @file is a settings error, before anything binds
         return value
 
@@ -284,3 +282,28 @@ class Settings(BaseSettings):
                 f"{self.device} use embedding_backend torch (or auto)"
             )
         return self
+
+
+class AccessConfigError(ValueError):
+    """RAGQA_API_KEYS names a file that cannot be read, or holds no key."""
+
+
+def parse_keys(spec: str) -> tuple[str, ...]:
+    """`a,b,c`, or `@path` to a file with one key a line (`#` comments allowed)."""
+    spec = spec.strip()
+    if not spec:
+        return ()
+    if spec.startswith("@"):
+        path = Path(spec[1:]).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AccessConfigError(f"cannot read API keys from {path}: {exc}") from exc
+        keys = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not keys:
+            raise AccessConfigError(f"{path} holds no API key")
+        return tuple(keys)
+    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    if not keys:
+        raise AccessConfigError("RAGQA_API_KEYS is set but holds no key")
+    return tuple(keys)

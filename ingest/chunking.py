@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ingest.document import Document
-from vectorstore.types import NewChunk
+from vectorstore import NewChunk
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 

@@ -9,7 +9,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ingest.document import Document, LoaderError, Part
 from ingest.load_text import decode_text
-from ingest.storable import storable_text
+from ingest.surrogates import replace_surrogates
 
 # Where the HTML Standard looks for a declared encoding: the first 1024 bytes.
 _CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
@@ -54,7 +54,7 @@ def _decode_html(data: bytes) -> tuple[str, str]:
             encoding = codecs.lookup(declared.group(1).decode("ascii", errors="ignore")).name
             encoding = _WHATWG_ALIASES.get(encoding, encoding)
             # A page may declare UTF-7, which decodes "+2AA-" to a lone surrogate.
-            return storable_text(data.decode(encoding).lstrip("\ufeff")), encoding
+            return replace_surrogates(data.decode(encoding).lstrip("\ufeff")), encoding
         except (LookupError, UnicodeDecodeError):
             pass  # an unknown label, or a page wrong about itself: detect instead
     return decode_text(data)

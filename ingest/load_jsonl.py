@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.document import Document, Part
-from ingest.storable import storable, storable_text
+from ingest.surrogates import replace_surrogates, replace_surrogates_in
 
 _ID_KEYS = ("id", "_id")
 _KNOWN_KEYS = frozenset({*_ID_KEYS, "title", "text", "metadata"})
@@ -91,12 +91,12 @@ def _document(record: Any, source: str) -> Document | str:
         return '"metadata" is not an object'
     extra = {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
     return Document(
-        id=storable_text(record_id),
+        id=replace_surrogates(record_id),
         source=source,
-        parts=(Part(storable_text(text.strip())),),
+        parts=(Part(replace_surrogates(text.strip())),),
         # BEIR writes "" for records without a title.
-        title=storable_text((title or "").strip()) or None,
-        metadata=storable({**extra, **metadata}),
+        title=replace_surrogates((title or "").strip()) or None,
+        metadata=replace_surrogates_in({**extra, **metadata}),
         format="text",
     )
 

@@ -8,7 +8,7 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
 from ingest.document import Document, LoaderError, Part
-from ingest.storable import storable_text
+from ingest.surrogates import replace_surrogates
 
 # Titles that PDF producers write when the author gave none.
 _PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document"})
@@ -45,7 +45,7 @@ def load_pdf(data: bytes, doc_id: str, stem: str) -> Document:
             first_error = first_error or exc
             continue
         # pypdf decodes a font's ToUnicode map as given, lone surrogates included.
-        text = storable_text(text.replace("\x00", "")).strip()
+        text = replace_surrogates(text.replace("\x00", "")).strip()
         if text:
             parts.append(Part(text, {"page": number}))
     if not parts:
@@ -81,7 +81,7 @@ def _title(reader: PdfReader) -> str | None:
         return None
     if not isinstance(title, str):
         return None
-    title = storable_text(title).strip()
+    title = replace_surrogates(title).strip()
     if not title or title.lower() in _PLACEHOLDER_TITLES:
         return None
     return title

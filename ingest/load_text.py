@@ -10,7 +10,7 @@ import yaml
 from charset_normalizer import from_bytes
 
 from ingest.document import Document, LoaderError, Part
-from ingest.storable import storable, storable_text
+from ingest.surrogates import replace_surrogates, replace_surrogates_in
 
 # More control characters than this (as a share of all characters) means the bytes only
 # happened to decode; real text has tabs and newlines and next to nothing else from Cc.
@@ -64,7 +64,7 @@ def _checked(text: str) -> str:
     if controls > _MAX_CONTROL_SHARE * max(len(text), 1):
         raise LoaderError("looks binary (control characters), not text")
     # A guessed codec such as UTF-7 can decode to lone surrogates, which no store takes.
-    return storable_text(text)
+    return replace_surrogates(text)
 
 
 def load_text(data: bytes, doc_id: str, stem: str, *, markdown: bool) -> Document:
@@ -124,7 +124,7 @@ def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
         if fields["title"] is None:
             del fields["title"]
     # YAML's "\ud800" escape is a lone surrogate once parsed; the values are shallow.
-    return text[match.end() :], storable(fields)
+    return text[match.end() :], replace_surrogates_in(fields)
 
 
 def _parse_simple(block: str) -> dict[str, Any]:

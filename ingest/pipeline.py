@@ -12,10 +12,7 @@ import numpy as np
 
 from ingest.chunking import chunk_document
 from ingest.document import Document
-from vectorstore.embedder import Embedder
-from vectorstore.store import DocumentWrite, Store
-from vectorstore.types import NewChunk
-from vectorstore.vocab_coverage import passage_coverage
+from vectorstore import DocumentWrite, Embedder, NewChunk, Store, passage_coverage
 
 Status = Literal["added", "updated", "unchanged"]
 
@@ -113,8 +110,9 @@ class Pipeline:
     ) -> list[DocResult]:
         texts = [c.indexed_text for p in batch for c in p.chunks]
         vectors = self.embedder.embed(texts)
-        # Stored with the chunks, so searches need not tokenize their hits for it (~0.2 ms
-        # a passage, ~1.5 ms of a new question's ~12 at 100k chunks); ~1% of an ingest.
+        # Stored with the chunks, so searches need not tokenize their hits for it: a
+        # noticeable share of a new question's time, a small one of an ingest's
+        # (docs/retrieval.md, "Why the dense weight depends on vocabulary coverage").
         known = passage_coverage(self.embedder, [c.passage for p in batch for c in p.chunks])
         writes, offset = [], 0
         for p in batch:

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from app.bench.server import free_port, wait_ready
 from app.config import Settings
 from app.generators.echo import EchoGenerator
 from app.main import create_app
+from app.tooling.bench.server import free_port, wait_ready
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
-from vectorstore.embedder import HashEmbedder
-from vectorstore.store import DenseBackendName, Store
+from vectorstore.embedders.hashing import HashEmbedder
+from vectorstore.store.store import DenseBackendName, Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from app.bench.server import free_port
-from vectorstore.models import BUNDLED_GENERATOR, resolve_model
+from app.tooling.bench.server import free_port
+from vectorstore.bundled import BUNDLED_GENERATOR, resolve_model
 
 # The name the server lists the bundled GGUF under in /v1/models.
 MODEL = "smollm2"

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.main import build_embedder
-from vectorstore.retrieval import Retriever
-from vectorstore.store import Store
+from app.services import build_embedder
+from vectorstore.search.retriever import Retriever
+from vectorstore.store.store import Store
 from vectorstore.types import SearchHit, SearchMode
 
 pytestmark = pytest.mark.models
@@ -81,7 +81,7 @@ def ingest(corpus: Path, store: Path) -> subprocess.Popen[str]:
 def check(store: Path) -> tuple[int, str]:
     """The real CLI, as a user (or a start-up script) runs it after a crash."""
     ragqa = Path(sys.executable).with_name("ragqa")
-    command = [str(ragqa)] if ragqa.exists() else [sys.executable, "-m", "app.cli"]
+    command = [str(ragqa)] if ragqa.exists() else [sys.executable, "-m", "app.cli.main"]
     done = subprocess.run(
         [*command, "check", "--store", str(store)],
         cwd=ROOT,

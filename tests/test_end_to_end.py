@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.bench.server import free_port
+from app.tooling.bench.server import free_port
 from tests.conftest import shared_path
 
 pytestmark = [pytest.mark.models, pytest.mark.server, pytest.mark.shared]
@@ -31,7 +31,7 @@ SUMMARY = re.compile(
 def ragqa(*args: str, timeout: float = 600, **env_vars: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **env_vars}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.cli.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

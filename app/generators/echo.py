@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 
 from app.generators.base import ChatMessage
 
-# app.prompts fences each source: `[1] from "where":` then the text between """ lines.
+# app.rag.prompts fences each source: `[1] from "where":` then the text between """ lines.
 _FENCED = re.compile(r'^\[(\d+)\][^\n]*\n"""\n(.*?)(?:"""|\Z)', re.MULTILINE | re.DOTALL)
 _INLINE = re.compile(r"^\[(\d+)\][ \t]*(\S[^\n]*)$", re.MULTILINE)
 _SENTENCE = re.compile(r"^(.+?[.!?。])(?=\s|$)")

@@ -9,7 +9,7 @@ from app.generators.echo import EchoGenerator
 from app.generators.gguf_precision import GgufPrecision
 from app.generators.llama_cpp import LlamaCppGenerator
 from app.generators.transformers_backend import TransformersGenerator
-from vectorstore.models import gpu_wanted, resolve_model
+from vectorstore import gpu_wanted, resolve_model
 
 BACKENDS = ("auto", "llama_cpp", "transformers", "echo", "openai")
 

@@ -1,17 +1,12 @@
 """Which GGUF file llama.cpp opens: the given one, or a cached bf16 copy of a small one.
 
 Why: reading the prompt dominates the time to the first token in RAG (a thousand source
-tokens against a hundred answer tokens). On this 2-core AVX512-BF16 CPU llama.cpp read a
-1,146-token prompt in 2.9 s from the bundled Q4_1 file and in 1.0 s from a bf16 copy of
-it, whose weights are the Q4_1 weights dequantised (bf16 rounds them by at most 0.4%,
-against the 4-bit grid's steps of about 7% of a block's range; a requantised Q4_0
-copy was as fast but cut the answer keyword rate on seeds-qa from 0.38 to 0.12).
-Decoding is memory-bound and a little slower in bf16 (92 against 107 tokens/s), so only
-small models are copied: for a 7B model the copy would be 14 GB. Qwen2.5-Coder-0.5B Q4_K_M
-(491 MB) stays as it is: its bf16 copy (1.27 GB) read prompts 1.5x faster here (178 against
-120 tokens per CPU second) and decoded no faster, for 2.6x the memory. Quantised files no
-longer need the copy to run at all: the AMX crash it used to avoid is gone with llama.cpp's
-extra buffer types off (llama_cpp.py, EXTRA_BUFFERS).
+tokens against a hundred answer tokens), and a CPU with bf16 matrix instructions reads it
+far faster from bf16 weights than from 4-bit ones. The copy holds the file's weights
+dequantised (bf16 rounds them by at most 0.4%, well inside the 4-bit grid's steps), so it
+answers as the file does. Decoding is memory-bound and gains nothing from the larger copy,
+so only small files are copied. Figures: DECISIONS.md, "A bf16 copy of a small GGUF" and
+"Only small GGUF files get the bf16 copy".
 """
 
 from __future__ import annotations

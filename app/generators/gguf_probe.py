@@ -22,8 +22,8 @@ from pathlib import Path
 
 log = logging.getLogger("ragqa")
 
-# Long enough for the 1.5B model to load and read the probe prompt on a busy 2-core CPU
-# (about 5 s when idle); a probe that takes longer counts as a failure, not a verdict.
+# Long enough, with a wide margin, for the 1.5B model to load and read the probe prompt
+# on a busy 2-core CPU; a probe that takes longer counts as a failure, not a verdict.
 PROBE_TIMEOUT_S = 300.0
 # Tokens read as one batch (the matrix-matrix kernels a prompt runs), then single tokens
 # (the matrix-vector kernels of decoding): the two paths a real question takes.
@@ -119,7 +119,7 @@ def _child(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--extra-buffers", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
-    from app.generators.llama_cpp import open_llama
+    from app.generators.llama_open import open_llama
 
     llm = open_llama(
         args.path,

@@ -9,15 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.generators.base import ChatMessage
-from vectorstore.openai_server import (
-    CountText,
-    RemoteServerError,
-    describe,
-    make_client,
-    server_limit,
-    token_counter,
-    wait_for_model,
-)
+from vectorstore import RemoteServerError, openai_server
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -65,7 +57,7 @@ class OpenAIGenerator:
         self._load_lock = threading.Lock()
         self._client: OpenAI | None = None
         self._window = context_window or DEFAULT_CONTEXT_WINDOW
-        self._count: CountText | None = None
+        self._count: openai_server.CountText | None = None
         self.counter = "not loaded"  # where token counts come from, for logs and tests
         self._usage: _Usage | None = None
 
@@ -83,15 +75,17 @@ class OpenAIGenerator:
         with self._load_lock:
             if self._client is not None:
                 return
-            client = make_client(self._base_url, self._api_key, self._timeout)
-            entry = wait_for_model(
+            client = openai_server.make_client(self._base_url, self._api_key, self._timeout)
+            entry = openai_server.wait_for_model(
                 client, self._base_url, self._model, wait_s=self._wait_s, what="generator"
             )
             if self._requested_context is None:
-                self._window = server_limit(client, self._base_url, entry) or (
+                self._window = openai_server.server_limit(client, self._base_url, entry) or (
                     DEFAULT_CONTEXT_WINDOW
                 )
-            self._count, self.counter = token_counter(client, self._base_url, self._model)
+            self._count, self.counter = openai_server.token_counter(
+                client, self._base_url, self._model
+            )
             log.info(
                 "generator %s at %s: context %d, token counts from %s",
                 self._model,
@@ -101,7 +95,7 @@ class OpenAIGenerator:
             )
             self._client = client
 
-    def _ready(self) -> tuple[OpenAI, CountText]:
+    def _ready(self) -> tuple[OpenAI, openai_server.CountText]:
         if self._client is None or self._count is None:
             self.load()
         assert self._client is not None and self._count is not None
@@ -146,7 +140,9 @@ class OpenAIGenerator:
                 stream_options={"include_usage": True},
             )
         except Exception as exc:
-            raise RemoteServerError(describe(exc, self._base_url, "generator")) from exc
+            raise RemoteServerError(
+                openai_server.describe(exc, self._base_url, "generator")
+            ) from exc
         pieces: list[str] = []
         usage: Any = None
         finished = cancelled = False
@@ -166,7 +162,7 @@ class OpenAIGenerator:
                     break
         except Exception as exc:  # a cut connection or a read timeout mid-answer
             raise RemoteServerError(
-                f"{describe(exc, self._base_url, 'generator')} (mid-answer)"
+                f"{openai_server.describe(exc, self._base_url, 'generator')} (mid-answer)"
             ) from exc
         finally:
             chunks.close()

@@ -65,7 +65,7 @@ class TransformersGenerator:
                     "the transformers generator backend needs the `torch` and `transformers` "
                     "packages (and `gguf` for .gguf files); run `make install`"
                 ) from exc
-            device, dtype = _placement(torch, self._device)
+            device, dtype = placement(torch, self._device)
             extra = {"gguf_file": self._gguf_file} if self._gguf_file else {}
             tokenizer = AutoTokenizer.from_pretrained(self._source, **extra)
             model = AutoModelForCausalLM.from_pretrained(
@@ -155,7 +155,7 @@ class TransformersGenerator:
             raise failure[0]
 
 
-def _placement(torch: Any, device: str) -> tuple[str, Any]:
+def placement(torch: Any, device: str) -> tuple[str, Any]:
     """Device and dtype: bfloat16 on CUDA where supported, float32 elsewhere."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

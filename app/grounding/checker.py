@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.grounding import exact, sentences, words
-from app.language import is_korean
+from app.rag.language import is_korean
 
 # Share of a claim's content words a passage must hold, in the claim's own language, and
 # across languages (an English sentence over a Korean note shares its names, numbers and

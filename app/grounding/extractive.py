@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.focus import query_groups, score_sentences
 from app.grounding import sentences
-from vectorstore import analyzer
-from vectorstore.types import SearchHit
+from app.rag.focus import query_groups, score_sentences
+from vectorstore import SearchHit, analyzer
 
 # A sentence answers when it holds at least half of the question (its weighted content
 # words, a table row with its header), and is within reach of the best one.

@@ -16,7 +16,7 @@ from typing import Literal
 from app.grounding import sentences
 from app.grounding.checker import SentenceCheck, SupportReport, check_sentence, prepare
 from app.grounding.exact import in_english
-from app.language import is_korean
+from app.rag.language import is_korean
 
 Policy = Literal["drop", "mark", "off"]
 _END = (".", "!", "?", "。")

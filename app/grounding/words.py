@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.language import is_korean
+from app.rag.language import is_korean
 from vectorstore import analyzer
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.chunking import chunk_document
 from ingest.document import Document, Part
-from vectorstore.embedder import HashEmbedder
+from vectorstore.embedders.hashing import HashEmbedder
 
 COUNT = HashEmbedder().count_tokens
 

@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-import vectorstore.store as store_module
+import vectorstore.store.store as store_module
 from app.config import Settings
 from app.generators.echo import EchoGenerator
 from app.main import create_app
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from tests.conftest import FIXTURES, LiveServer
-from vectorstore.embedder import HashEmbedder
-from vectorstore.store import Store
+from vectorstore.embedders.hashing import HashEmbedder
+from vectorstore.store.store import Store
 
 # SQLite's own limits turned into its own errors on the next write, from its real code
 # path: max_page_count (clamped to the current size) makes any growth SQLITE_FULL

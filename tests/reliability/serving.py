@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.bench.server import free_port, wait_ready
+from app.tooling.bench.server import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 # What every served process here runs with: the echo generator (no model to load) and no
@@ -71,7 +71,7 @@ class ServeProcess:
 def ragqa(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`ragqa ARGS...` run to completion."""
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.cli.main", *args],
         cwd=ROOT,
         env={**os.environ, **SERVE_ENV, **env},
         capture_output=True,
@@ -157,6 +157,6 @@ def fill(folder: Path) -> Path:
 
 def integrity(store: Path) -> list[str]:
     """What is wrong with the store on disk, by `ragqa check`'s checks: [] when sound."""
-    from vectorstore.check import check_store
+    from vectorstore.maintenance.check import check_store
 
     return [f"{f.name}: {f.detail}" for f in check_store(store) if not f.ok]

@@ -53,7 +53,7 @@ class SlowGenerator(EchoGenerator):
 
 def main(argv: list[str]) -> int:
     import app.generators.factory as factory
-    from app.cli import main as ragqa
+    from app.cli.main import main as ragqa
 
     tokens = int(os.environ.get("SLOW_TOKENS", "40"))
     delay = float(os.environ.get("SLOW_DELAY", "0.05"))

@@ -20,8 +20,8 @@ from ingest.runner import run_ingest
 from tests.conftest import FIXTURES, LiveServer
 from tests.reliability.serving import events
 from tests.reliability.slow_serve import SlowGenerator
-from vectorstore.embedder import HashEmbedder
-from vectorstore.store import Store
+from vectorstore.embedders.hashing import HashEmbedder
+from vectorstore.store.store import Store
 
 pytestmark = pytest.mark.server
 # After the client is gone, generation must end within this (one token or one decode
@@ -106,7 +106,7 @@ class Counting:
 @pytest.mark.models
 def test_disconnect_stops_the_llama_cpp_model(tmp_path: Path) -> None:
     from app.generators.factory import build_generator
-    from vectorstore.models import BUNDLED_GENERATOR
+    from vectorstore.bundled import BUNDLED_GENERATOR
 
     real = build_generator(BUNDLED_GENERATOR, "llama_cpp", "cpu")
     real.load()

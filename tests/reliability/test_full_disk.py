@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 import app.main
-from app.cli import main as ragqa_main
+import app.services
+from app.cli.main import main as ragqa_main
 from tests.reliability.faults import FULL, SqliteFault, counts, live, seeded, upload
 from tests.reliability.serving import (
     ServeProcess,
@@ -22,9 +23,9 @@ from tests.reliability.serving import (
     ragqa,
     tmpfs,
 )
-from vectorstore import dense
-from vectorstore.embedder import HashEmbedder
-from vectorstore.store import INDEX_FILE, Store
+from vectorstore.dense import faiss_index
+from vectorstore.embedders.hashing import HashEmbedder
+from vectorstore.store.store import INDEX_FILE, Store
 
 
 @pytest.mark.server
@@ -57,7 +58,7 @@ def test_cli_ingest_into_a_full_store_says_so_and_exits_2(
     before = counts(store.folder)
     docs = markdown(tmp_path / "docs", "big.md", "Big", ["Lighthouse keeping. " * 300] * 3)
     # The CLI as it runs, with the test's embedder (the store was built with it).
-    monkeypatch.setattr(app.main, "build_embedder", lambda _: HashEmbedder(max_tokens=64))
+    monkeypatch.setattr(app.services, "build_embedder", lambda _: HashEmbedder(max_tokens=64))
     SqliteFault(monkeypatch, FULL)
     code = ragqa_main(["ingest", str(docs.parent), "--store", str(store.folder)])
     err = capsys.readouterr().err
@@ -94,7 +95,7 @@ def test_a_failed_faiss_save_leaves_the_old_file_whole(
     saved = (store.folder / INDEX_FILE).read_bytes()
     info = json.loads((store.folder / INDEX_FILE).with_suffix(".json").read_text())
     store.delete_document(next(iter(store.all_documents())))
-    faiss = dense._faiss()
+    faiss = faiss_index._faiss()
 
     class DiskFills:
         def __getattr__(self, name: str) -> object:
@@ -104,7 +105,7 @@ def test_a_failed_faiss_save_leaves_the_old_file_whole(
             Path(path).write_bytes(saved[: len(saved) // 2])
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(dense, "_faiss", lambda: DiskFills())
+    monkeypatch.setattr(faiss_index, "_faiss", lambda: DiskFills())
     store.flush()  # a failed save costs a rebuild at the next start, never the shutdown
     monkeypatch.undo()
     assert (store.folder / INDEX_FILE).read_bytes() == saved

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reportlab.pdfgen import canvas
 
-from app.reliability.loader_contract import (
+from app.tooling.reliability.loader_contract import (
     CountTokens,
     bundled_token_counter,
     check_chunks,
@@ -27,7 +27,7 @@ from app.reliability.loader_contract import (
 from ingest.document import Document, Part
 from ingest.loaders import SUPPORTED_SUFFIXES
 from tests.reliability.reproducers import FOUND
-from vectorstore.embedder import HashEmbedder
+from vectorstore.embedders.hashing import HashEmbedder
 
 FULL = int(os.environ.get("RAGQA_FUZZ_EXAMPLES", "0"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.reliability.load import LoadOptions, run_load
+from app.tooling.reliability.load import LoadOptions, run_load
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.load]
 
 
 def test_fast_load_has_no_5xx_and_flat_memory() -> None:

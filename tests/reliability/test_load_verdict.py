@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from app.reliability.clients import KINDS, Outcome
-from app.reliability.load import logged_errors
-from app.reliability.load_report import LoadReport, summarise
-from app.reliability.rss import Growth, Sample, growth
+from app.tooling.reliability.clients import KINDS, Outcome
+from app.tooling.reliability.load import logged_errors
+from app.tooling.reliability.load_report import LoadReport, summarise
+from app.tooling.reliability.rss import Growth, Sample, growth
 
 MIB = 1024 * 1024
 FLAT = Growth(baseline=300 * MIB, end=303 * MIB, samples=12)

@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 import app.main
-from app.cli import main as ragqa_main
+import app.services
+from app.cli.main import main as ragqa_main
 from tests.reliability.faults import READ_ONLY, SqliteFault, counts, live, seeded, upload
 from tests.reliability.serving import ServeProcess, integrity, markdown, ragqa, remount, tmpfs
-from vectorstore.embedder import HashEmbedder
+from vectorstore.embedders.hashing import HashEmbedder
 
 
 @pytest.mark.server
@@ -43,7 +44,7 @@ def test_cli_ingest_into_a_read_only_store_says_so_and_exits_2(
     store.close()
     before = counts(store.folder)
     docs = markdown(tmp_path / "docs", "note.md", "Note", ["Lighthouse keeping."])
-    monkeypatch.setattr(app.main, "build_embedder", lambda _: HashEmbedder(max_tokens=64))
+    monkeypatch.setattr(app.services, "build_embedder", lambda _: HashEmbedder(max_tokens=64))
     SqliteFault(monkeypatch, READ_ONLY)
     code = ragqa_main(["ingest", str(docs.parent), "--store", str(store.folder)])
     err = capsys.readouterr().err

@@ -31,8 +31,8 @@ from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from tests.conftest import FIXTURES, LiveServer
 from tests.reliability.reproducers import FOUND
-from vectorstore.embedder import HashEmbedder
-from vectorstore.store import Store
+from vectorstore.embedders.hashing import HashEmbedder
+from vectorstore.store.store import Store
 
 pytestmark = pytest.mark.server
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.reliability.serving import ServeProcess, events, integrity, refused
-from vectorstore.store import INDEX_FILE, Store
+from vectorstore.store.store import INDEX_FILE, Store
 
 pytestmark = [pytest.mark.server, pytest.mark.models]
 MARGIN_S = 3.0  # process exit after the drain: lifespan shutdown, FAISS save, interpreter exit

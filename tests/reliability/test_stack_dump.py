@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.reliability.load import stacks
+from app.tooling.reliability.load import stacks
 from tests.reliability.serving import ServeProcess
 
 pytestmark = pytest.mark.server

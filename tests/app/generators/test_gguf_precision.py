@@ -9,7 +9,7 @@ import pytest
 from app.generators import gguf_precision
 from app.generators.factory import build_generator
 from app.generators.gguf_precision import gguf_for, wants_bf16
-from vectorstore.models import BUNDLED_GENERATOR, resolve_model
+from vectorstore.bundled import BUNDLED_GENERATOR, resolve_model
 
 
 def test_auto_copies_only_small_files_on_bf16_cpus(

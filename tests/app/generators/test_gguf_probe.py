@@ -121,7 +121,7 @@ def test_a_quantised_gguf_over_300_mb_answers_in_process(tmp_path: Path) -> None
     with llama.cpp's extra buffer types asked for: where they crash (AMX), the probe's child
     dies and the generator falls back to plain buffers; either way this process answers."""
     from app.generators.gguf_precision import AUTO_MAX_BYTES, gguf_for
-    from vectorstore.models import QWEN_15B, ModelNotFoundError, resolve_model
+    from vectorstore.bundled import QWEN_15B, ModelNotFoundError, resolve_model
 
     try:
         path = resolve_model(QWEN_15B)

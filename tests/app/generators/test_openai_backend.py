@@ -29,10 +29,10 @@ from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from tests.conftest import LiveServer, free_port
 from tests.llama_server import MODEL, LlamaServer, shared_server
-from vectorstore.embedder import HashEmbedder
-from vectorstore.models import BUNDLED_GENERATOR, resolve_model
-from vectorstore.openai_server import RemoteServerError, make_client
-from vectorstore.store import Store
+from vectorstore.bundled import BUNDLED_GENERATOR, resolve_model
+from vectorstore.embedders.hashing import HashEmbedder
+from vectorstore.embedders.openai_server import RemoteServerError, make_client
+from vectorstore.store.store import Store
 
 MESSAGES: list[ChatMessage] = [
     {"role": "system", "content": "You answer in one short sentence."},

@@ -10,7 +10,7 @@ import pytest
 
 from app.generators.base import ChatMessage, Generator
 from app.generators.factory import build_generator
-from vectorstore.models import BUNDLED_GENERATOR
+from vectorstore.bundled import BUNDLED_GENERATOR
 
 pytestmark = pytest.mark.models
 

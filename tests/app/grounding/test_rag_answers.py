@@ -10,9 +10,9 @@ import pytest
 
 from app.generators.base import ChatMessage
 from app.generators.echo import EchoGenerator
-from app.rag import RagService
+from app.rag.service import RagService
 from tests.conftest import fixture_store
-from vectorstore.retrieval import Retriever
+from vectorstore.search.retriever import Retriever
 
 QUESTION = "How does ragqa cite passages?"
 

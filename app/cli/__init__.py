@@ -1,0 +1,1 @@
+"""The `ragqa` command line: one module a command group, shared helpers in common.py."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing: access, admission, metrics, log lines, streaming, the routes."""

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible chat completions API: its route, schemas and streaming."""

@@ -1,0 +1,380 @@
+"""Retrieve -> build prompt -> generate -> cite: the orchestration, nothing else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.generators.base import ChatMessage, Generator
+from app.grounding.extractive import addressed, extract, render
+from app.grounding.gate import Policy, StreamCheck
+from app.http.admission import FifoGate
+from app.rag.citations import attribute, clean_citations
+from app.rag.conversation import search_query
+from app.rag.language import not_found_message
+from app.rag.loops import is_looping, trim_repeats
+from app.rag.observer import NullObserver, RagObserver
+from app.rag.prompts import SAFETY_TOKENS, BuiltPrompt, build_prompt, with_evidence
+from app.schemas import (
+    Answer,
+    AnswerMode,
+    Quote,
+    SentenceSupport,
+    Source,
+    Support,
+    Timings,
+    Usage,
+)
+from vectorstore import Retriever, SearchHit, SearchMode, usable_cores
+
+# ("sources" | "quotes" | "token" | "support" | "done", payload)
+Event = tuple[str, dict[str, Any]]
+# A generated answer must name at least this share of what the quotes name of the question.
+ADDRESSED = 0.5
+
+
+def to_source(n: int, hit: SearchHit) -> Source:
+    page = hit.metadata.get("page")
+    return Source(
+        n=n,
+        document_id=hit.document_id,
+        source=hit.source,
+        title=hit.title,
+        chunk_id=hit.chunk_id,
+        text=hit.text,
+        score=round(hit.score, 6),
+        relevance=round(hit.relevance, 4),
+        context=hit.context,
+        page=page if isinstance(page, int) else None,
+    )
+
+
+@dataclass
+class RagService:
+    retriever: Retriever
+    generator: Generator
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    min_relevance: float = 0.2
+    context_window: int | None = None
+    source_tokens: int | None = None  # cap on the sources' share of the prompt
+    observer: RagObserver = field(default_factory=NullObserver)  # metrics, when served
+    search_slots: int = 0  # searches run at once, the rest queued in order; 0: one a core
+    answer_mode: AnswerMode = "generate"
+    answer_check: Policy = "drop"
+
+    def __post_init__(self) -> None:
+        self._search_gate = FifoGate(self.search_slots or usable_cores())
+        # One generation at a time: requests queue here instead of failing or thrashing
+        # the CPU with parallel decodes of the same model.
+        self._generate_lock = threading.Lock()
+
+    def search(self, query: str, top_k: int, mode: SearchMode) -> list[Source]:
+        hits, _ = self._retrieve(query, top_k, mode)
+        return [to_source(i, h) for i, h in enumerate(hits, start=1)]
+
+    def _retrieve(self, query: str, top_k: int, mode: SearchMode) -> tuple[list[SearchHit], float]:
+        """The hits and the milliseconds they took (their turn's wait not counted)."""
+        with self.observer.search_turn(), self._search_gate:
+            start = time.perf_counter()
+            hits = self.retriever.search(query, top_k, mode)
+            seconds = time.perf_counter() - start
+        self.observer.retrieved(mode, seconds)
+        return hits, seconds * 1000
+
+    def answer(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[ChatMessage] = (),
+        mode: SearchMode = "hybrid",
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        answer_mode: AnswerMode | None = None,
+    ) -> Answer:
+        """The whole answer at once (the non-streaming API)."""
+        final: dict[str, Any] = {}
+        events = self.events(
+            question,
+            top_k,
+            history,
+            mode,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            answer_mode=answer_mode,
+        )
+        for event, payload in events:
+            if event == "done":
+                final = payload
+        return Answer.model_validate(final)
+
+    def prompt(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[ChatMessage] = (),
+        mode: SearchMode = "hybrid",
+    ) -> BuiltPrompt:
+        """The prompt an answer to `question` would get (evaluation reads what the model
+        is shown), whatever the relevance of its sources."""
+        query = search_query(question, history, self.retriever)
+        hits, _ = self._retrieve(query, top_k, mode)
+        return self._prompt(question, query, hits, history, self.max_new_tokens)
+
+    def _prompt(
+        self,
+        question: str,
+        query: str,
+        hits: Sequence[SearchHit],
+        history: Sequence[ChatMessage],
+        max_new_tokens: int,
+    ) -> BuiltPrompt:
+        return build_prompt(
+            question,
+            hits,
+            history,
+            count_tokens=self.generator.count_tokens,
+            context_window=self.context_window or self.generator.context_window,
+            max_new_tokens=max_new_tokens,
+            source_tokens=self.source_tokens,
+            focus_query=query,
+            term_weights=self.retriever.term_weights,  # asked only when sources are cut
+        )
+
+    def events(
+        self,
+        question: str,
+        top_k: int = 5,
+        history: Sequence[ChatMessage] = (),
+        mode: SearchMode = "hybrid",
+        cancel: threading.Event | None = None,
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        answer_mode: AnswerMode | None = None,
+    ) -> Iterator[Event]:
+        """Sources, then quotes (the extractive answer), then tokens, then the support
+        report, then the final Answer as a dict.
+
+        `max_new_tokens` and `temperature` override the service's for this request (the
+        OpenAI-compatible route takes them per request); the answer length never exceeds
+        the service's own limit. With the check on, tokens come a sentence at a time, each
+        checked against the sources before it is sent.
+        """
+        limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+        temperature = self.temperature if temperature is None else temperature
+        # A follow-up names its subject only in an earlier question, but an off-topic one
+        # must not borrow its passages to pass the relevance bar (docs/EVALUATION.md).
+        query = search_query(question, history, self.retriever)
+        hits, retrieve_ms = self._retrieve(query, top_k, mode)
+        best = max((h.relevance for h in hits), default=0.0)
+        times = _Times(retrieve_ms)
+        if best < self.min_relevance:
+            sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
+            yield "sources", {"sources": [s.model_dump() for s in sources]}
+            yield "quotes", {"answer": "", "quotes": []}
+            yield from self._not_found(question, sources, times)
+            return
+        built = self._prompt(question, query, hits, history, limit)
+        sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
+        yield "sources", {"sources": [s.model_dump() for s in sources]}
+        start = time.perf_counter()
+        # The question's own words pick the sentences; a follow-up that names its subject
+        # only in an earlier turn ("그럼 단점은?") falls back on the search query.
+        found = extract(question, built.sources, self._weights(question))
+        if not found and query != question:
+            found = extract(query, built.sources, self._weights(query))
+        extracted = render(found)
+        quotes = [
+            Quote(n=q.n, chunk_id=q.chunk_id, text=q.text, start=q.start, end=q.end) for q in found
+        ]
+        times.extract_ms = (time.perf_counter() - start) * 1000
+        yield "quotes", {"answer": extracted, "quotes": [q.model_dump() for q in quotes]}
+        if (answer_mode or self.answer_mode) == "extract":
+            if not quotes:
+                yield from self._not_found(question, sources, times, quotes)
+                return
+            yield "token", {"text": extracted}
+            cited = list(dict.fromkeys(q.n for q in quotes))
+            yield "done", self._final(extracted, sources, cited, True, times, "extracted", quotes)
+            return
+        # A supported answer that names less of what was asked than the quotes do, or none
+        # of the names asked about, answers something else (a follow-up is about what its
+        # search query names).
+        as_quoted = addressed(query, extracted, names=False) if quotes else 0.0
+
+        def on_topic(text: str) -> bool:
+            share = addressed(query, text)
+            return share > 0.0 and share >= ADDRESSED * as_quoted
+
+        if quotes:
+            window = self.context_window or self.generator.context_window
+            room = window - limit - SAFETY_TOKENS - self.generator.prompt_tokens(built.messages)
+            built = with_evidence(
+                built,
+                [(q.n, q.text) for q in quotes],
+                count_tokens=self.generator.count_tokens,
+                room=room,
+            )
+        check = StreamCheck(
+            [s.text for s in sources],
+            [s.context for s in sources],
+            self.answer_check,
+            on_topic=on_topic,
+        )
+        with self.observer.generator_turn(), self._generate_lock:
+            gen_start = time.perf_counter()
+            stream = self.generator.stream(
+                built.messages, max_new_tokens=limit, temperature=temperature, cancel=cancel
+            )
+            try:
+                for piece in stream:
+                    if times.first_ms is None:
+                        times.first_ms = (time.perf_counter() - gen_start) * 1000
+                    for text in check.feed(piece):
+                        yield "token", {"text": text}
+                    if "\n" in piece or piece.rstrip().endswith((".", "!", "?")):
+                        if is_looping(check.raw):
+                            break
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # frees the model at once when the loop broke early
+            for text in check.finish():
+                yield "token", {"text": text}
+            times.generate_ms = (time.perf_counter() - gen_start) * 1000
+            times.prompt_tokens = self.generator.prompt_tokens(built.messages)
+        raw = check.raw
+        times.completion_tokens = self.generator.count_tokens(raw) if raw else 0
+        first_s = None if times.first_ms is None else times.first_ms / 1000
+        self.observer.generated(times.generate_ms / 1000, times.completion_tokens, first_s)
+        if self.answer_check == "off":
+            text, cited = clean_citations(
+                trim_repeats(raw) if is_looping(raw) else raw, len(sources)
+            )
+            if not cited:
+                text, cited = attribute(text, [f"{s.context}\n{s.text}" for s in sources])
+            yield "done", self._final(text, sources, cited, bool(text), times, "generated", quotes)
+            return
+        support = _support(check, sources)
+        yield "support", support.model_dump()
+        # Nothing the model wrote is backed by its sources (never show the invention), or
+        # nothing backed is about what was asked: the quotes, or "not found".
+        if not check.answered:
+            if quotes:
+                cited = list(dict.fromkeys(q.n for q in quotes))
+                yield "token", {"text": extracted}
+                yield (
+                    "done",
+                    self._final(
+                        extracted, sources, cited, True, times, "extracted", quotes, support
+                    ),
+                )
+            else:
+                yield from self._not_found(question, sources, times, quotes, support)
+            return
+        text = check.text
+        cited = list(dict.fromkeys(n for s in support.sentences if s.shown for n in s.citations))
+        yield "done", self._final(text, sources, cited, True, times, "generated", quotes, support)
+
+    def _weights(self, query: str) -> Mapping[str, float] | None:
+        try:
+            return self.retriever.term_weights(query)
+        except Exception:  # the local IDF serves as well for a handful of sentences
+            return None
+
+    def _not_found(
+        self,
+        question: str,
+        sources: list[Source],
+        times: _Times,
+        quotes: list[Quote] | None = None,
+        support: Support | None = None,
+    ) -> Iterator[Event]:
+        text = not_found_message(question)
+        yield "token", {"text": text}
+        yield (
+            "done",
+            self._final(text, sources, [], False, times, "not_found", quotes or [], support),
+        )
+
+    def _final(
+        self,
+        text: str,
+        sources: list[Source],
+        cited: list[int],
+        grounded: bool,
+        times: _Times,
+        made: Literal["generated", "extracted", "not_found"],
+        quotes: list[Quote],
+        support: Support | None = None,
+    ) -> dict[str, Any]:
+        answer = Answer(
+            answer=text,
+            sources=sources,
+            citations=cited,
+            grounded=grounded,
+            model=self.generator.model_name,
+            usage=Usage(
+                prompt_tokens=times.prompt_tokens, completion_tokens=times.completion_tokens
+            ),
+            timings=Timings(
+                retrieve_ms=round(times.retrieve_ms, 2),
+                generate_ms=round(times.generate_ms, 2),
+                first_token_ms=None if times.first_ms is None else round(times.first_ms, 2),
+                extract_ms=None if times.extract_ms is None else round(times.extract_ms, 2),
+            ),
+            answer_mode=made,
+            quotes=quotes,
+            support=support,
+        )
+        return answer.model_dump()
+
+
+@dataclass
+class _Times:
+    retrieve_ms: float
+    extract_ms: float | None = None
+    generate_ms: float = 0.0
+    first_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _support(check: StreamCheck, sources: Sequence[Source]) -> Support:
+    rows = []
+    for s, shown in zip(check.report.sentences, check.shown, strict=True):
+        chunk = sources[s.source - 1].chunk_id if s.source else None
+        rows.append(
+            SentenceSupport(
+                text=s.text,
+                start=s.start,
+                end=s.end,
+                claim=s.claim,
+                supported=s.supported,
+                shown=shown and check.answered,
+                source=s.source,
+                chunk_id=chunk,
+                source_start=s.source_start,
+                source_end=s.source_end,
+                cited=s.cited,
+                citations=s.citations,
+                reason=s.reason
+                or (
+                    None
+                    if shown or not s.claim
+                    else "true to its source, but not about the question"
+                ),
+            )
+        )
+    return Support(
+        checked=True,
+        policy=check.policy,
+        supported_share=round(check.report.share, 4),
+        left_out=sum(not r.shown for r in rows),
+        sentences=rows,
+    )

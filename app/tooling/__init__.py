@@ -1,0 +1,1 @@
+"""Tooling set apart from the service: benchmarks, evaluation, reliability checks."""

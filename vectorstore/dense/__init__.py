@@ -1,0 +1,1 @@
+"""Dense search: the FAISS index and its kinds, the Milvus collection."""

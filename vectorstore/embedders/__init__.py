@@ -1,0 +1,1 @@
+"""Embedders: the protocol, sentence-transformers, ONNX, OpenAI-compatible, the factory."""

@@ -1,0 +1,1 @@
+"""Store maintenance: check and repair, export and import."""

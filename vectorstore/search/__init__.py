@@ -1,0 +1,1 @@
+"""Search: the retriever that fuses dense and keyword results, fusion, reranking."""

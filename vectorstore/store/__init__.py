@@ -1,0 +1,1 @@
+"""The SQLite store: documents and chunks, the write path, reads, schema, locking."""
