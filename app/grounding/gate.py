@@ -42,9 +42,10 @@ class StreamCheck:
     sources: Sequence[str]
     contexts: Sequence[str]
     policy: Policy = "drop"
-    # Whether a supported sentence, read with the source sentence that supports it, is
-    # about what was asked: until one is, supported sentences wait with the non-claims.
-    on_topic: Callable[[str], bool] | None = None
+    # Whether a supported sentence (its text read with the source sentence that supports
+    # it, and its check) is about what was asked: until one is, supported sentences wait
+    # with the non-claims.
+    on_topic: Callable[[str, SentenceCheck], bool] | None = None
     report: SupportReport = field(default_factory=SupportReport)
     raw: str = ""
     _done: int = 0  # offset in `raw` up to which sentences were judged
@@ -115,7 +116,7 @@ class StreamCheck:
         backing = ""
         if check.source and check.source_start is not None and check.source_end is not None:
             backing = self.sources[check.source - 1][check.source_start : check.source_end]
-        return self.on_topic(f"{out}\n{backing}")
+        return self.on_topic(f"{out}\n{backing}", check)
 
     def _render(self, check: SentenceCheck) -> str | None:
         if check.claim and not check.supported:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.generators.base import ChatMessage, Generator
+from app.grounding.checker import SentenceCheck
 from app.grounding.extractive import addressed, extract, render
 from app.grounding.gate import Policy, StreamCheck
 from app.http.admission import FifoGate
@@ -207,9 +208,13 @@ class RagService:
         # search query names).
         as_quoted = addressed(query, extracted, names=False) if quotes else 0.0
 
-        def on_topic(text: str) -> bool:
+        def on_topic(text: str, check: SentenceCheck) -> bool:
             share = addressed(query, text)
-            return share > 0.0 and share >= ADDRESSED * as_quoted
+            if share <= 0.0 or share < ADDRESSED * as_quoted:
+                return False
+            # Backed by another sentence of the passages than those that answer (the
+            # quotes): the model read the right passage and answered from the wrong line.
+            return not quotes or _draws_on(check, quotes)
 
         if quotes:
             window = self.context_window or self.generator.context_window
@@ -343,6 +348,14 @@ class _Times:
     first_ms: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+def _draws_on(check: SentenceCheck, quotes: Sequence[Quote]) -> bool:
+    """Whether the source sentence that supports `check` is one of the quotes."""
+    start, end = check.source_start, check.source_end
+    if check.source is None or start is None or end is None:
+        return False
+    return any(q.n == check.source and start < q.end and q.start < end for q in quotes)
 
 
 def _support(check: StreamCheck, sources: Sequence[Source]) -> Support:

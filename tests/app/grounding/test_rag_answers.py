@@ -135,3 +135,21 @@ def test_a_supported_answer_to_another_question_gives_the_quotes(retriever: Retr
     done = events(rag, QUESTION)[-1][1]
     assert [s["supported"] for s in done["support"]["sentences"]] == [True]
     assert done["answer_mode"] == "extracted" and "SQLite" not in done["answer"]
+
+
+def test_an_answer_from_the_wrong_sentence_of_the_right_passage_gives_the_quotes(
+    retriever: Retriever,
+) -> None:
+    # True to its source and about what was asked, but drawn from another sentence of the
+    # passage than the one that answers (the quote).
+    question = "배추는 몇 시간 절이나요?"
+    wrong = "절인 배추는 찬물에 세 번 헹궈 물기를 뺀다 [1]."
+    seen = events(RagService(retriever, Scripted(wrong)), question)
+    done = seen[-1][1]
+    assert [s["supported"] for s in done["support"]["sentences"]] == [True]
+    assert done["answer_mode"] == "extracted" and "여덟 시간" in done["answer"]
+    streamed = "".join(p["text"] for name, p in seen if name == "token")
+    assert "헹궈" not in streamed  # held back while streaming, never sent
+    right = "배추는 여덟 시간 정도 절인다 [1]."
+    done = events(RagService(retriever, Scripted(right)), question)[-1][1]
+    assert done["answer_mode"] == "generated" and done["answer"] == right
