@@ -81,7 +81,11 @@ def extract(
         at = _offset(hit.text, u.line, u.text)
         start, end = _whole_sentence(hit.text, at, at + len(u.text))
         whole = hit.text[start:end]
-        unquoted = _QUOTED.sub(" ", whole)
+        if scored.lines[(u.rank, u.line)][0].text.startswith("|"):  # a table row is read
+            lines = [(u.rank, u.line)]  # whole, under its header: either may hold the question
+            lines += [(u.rank, u.parent)] if u.parent is not None else []
+            whole = " ".join(p.text for line in lines for p in scored.lines[line])
+        unquoted = _mentions(query).sub(" ", _QUOTED.sub(" ", whole))
         if unquoted != whole:
             said = frozenset(analyzer.terms(unquoted))
             if scored.share(said) < 0.5 * scored.share(frozenset(analyzer.terms(whole))):
@@ -136,6 +140,16 @@ def asked_names(question: str) -> list[list[str]]:
             if group:
                 out.append(group)
     return out
+
+
+@lru_cache(maxsize=64)
+def _mentions(query: str) -> re.Pattern[str]:
+    """The question itself written in a passage (a table of example questions, an FAQ
+    that lists it): mentioned there, like a quote, not answered."""
+    words = query.strip().rstrip("?？.!").split()
+    if len(words) < 2:
+        return re.compile(r"(?!)")  # one word is a term, not a question written out
+    return re.compile(r"\s+".join(re.escape(w) for w in words) + r"[?？]?", re.IGNORECASE)
 
 
 def addressed(question: str, text: str, *, names: bool = True) -> float:

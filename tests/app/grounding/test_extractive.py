@@ -45,6 +45,20 @@ def test_a_quoted_mention_is_no_answer() -> None:
     assert extract("What is LoRA?", [DOCS]) == []
 
 
+def test_the_question_written_in_a_passage_is_a_mention() -> None:
+    # A table of example questions and what the service answered to them.
+    examples = hit(
+        4,
+        "| question | answer |\n| --- | --- |\n"
+        '| What is LoRA? | "I could not find the answer in the documents." |',
+    )
+    assert extract("What is LoRA?", [examples]) == []
+    # A passage cut mid-table: its first row reads as the header of the rows below.
+    cut = hit(5, '| What is LoRA? | "Not found." |\n| Why? | "A name. It is only mentioned." |')
+    assert extract("What is LoRA?", [cut]) == []
+    assert [q.n for q in extract("What is LoRA?", [examples, LORA])] == [2]  # LORA answers
+
+
 def test_nothing_that_answers_gives_no_quotes() -> None:
     assert extract("Who won the 1998 World Cup?", [LORA, TABLE]) == []
 
