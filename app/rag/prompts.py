@@ -40,6 +40,10 @@ MIN_SOURCE_TOKENS = 24
 class BuiltPrompt:
     messages: list[ChatMessage]
     sources: list[SearchHit]  # those that fit, in order: sources[i] is [i + 1]
+    room: int = 0  # tokens of the window the prompt leaves unused, the answer's aside
+    # The last message's two parts, "Sources: ..." and "Question: ...", kept apart so
+    # that more can go between them.
+    parts: tuple[str, str] = ("", "")
 
 
 def format_source(n: int, hit: SearchHit, *, brief: bool = False) -> str:
@@ -90,11 +94,13 @@ def build_prompt(
     while recent and budget < MIN_SOURCE_TOKENS:  # drop the oldest turns first
         budget += sum(count_tokens(m["content"]) + 4 for m in recent[:2])
         recent = recent[2:]
+    window_budget = budget
     if source_tokens is not None:
         budget = min(budget, source_tokens)
     blocks = [format_source(n, hit) for n, hit in enumerate(hits, start=1)]
     kept = list(hits)
-    if sum(count_tokens(block) + 2 for block in blocks) > budget:
+    used = sum(count_tokens(block) + 2 for block in blocks)
+    if used > budget:
         # Not all whole: the sentences that bear on the question, from every passage.
         query = focus_query or question
         excerpts = focus(
@@ -112,11 +118,12 @@ def build_prompt(
         ]
         if not kept and hits and budget >= MIN_SOURCE_TOKENS:  # one sentence over budget
             blocks, kept = [_truncate(format_source(1, hits[0]), budget, count_tokens)], [hits[0]]
-    sources = "\n\n".join(blocks) if blocks else "(no sources)"
+        used = sum(count_tokens(block) + 2 for block in blocks)
+    sources = "Sources:\n" + ("\n\n".join(blocks) if blocks else "(no sources)")
     messages: list[ChatMessage] = [{"role": "system", "content": instruction}]
     messages += [{"role": m["role"], "content": m["content"]} for m in recent]
-    messages.append({"role": "user", "content": f"Sources:\n{sources}\n\n{question_part}"})
-    return BuiltPrompt(messages, kept)
+    messages.append({"role": "user", "content": f"{sources}\n\n{question_part}"})
+    return BuiltPrompt(messages, kept, window_budget - used, (sources, question_part))
 
 
 def with_evidence(
@@ -135,10 +142,14 @@ def with_evidence(
     if count_tokens(part) + 2 > room:
         return built
     *head, last = built.messages
-    content = last["content"]
-    cut = content.rfind("\n\nQuestion: ")
-    content = f"{content[:cut]}\n\n{part}{content[cut:]}"
-    return BuiltPrompt([*head, {"role": last["role"], "content": content}], built.sources)
+    sources, question = built.parts
+    content = f"{sources}\n\n{part}\n\n{question}"
+    return BuiltPrompt(
+        [*head, {"role": last["role"], "content": content}],
+        built.sources,
+        built.room - count_tokens(part) - 2,
+        built.parts,
+    )
 
 
 def _truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:

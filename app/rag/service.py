@@ -18,7 +18,7 @@ from app.rag.conversation import search_query
 from app.rag.language import not_found_message
 from app.rag.loops import is_looping, trim_repeats
 from app.rag.observer import NullObserver, RagObserver
-from app.rag.prompts import SAFETY_TOKENS, BuiltPrompt, build_prompt, with_evidence
+from app.rag.prompts import BuiltPrompt, build_prompt, with_evidence
 from app.schemas import (
     Answer,
     AnswerMode,
@@ -217,13 +217,11 @@ class RagService:
             return not quotes or _draws_on(check, quotes)
 
         if quotes:
-            window = self.context_window or self.generator.context_window
-            room = window - limit - SAFETY_TOKENS - self.generator.prompt_tokens(built.messages)
             built = with_evidence(
                 built,
                 [(q.n, q.text) for q in quotes],
                 count_tokens=self.generator.count_tokens,
-                room=room,
+                room=built.room,
             )
         check = StreamCheck(
             [s.text for s in sources],
