@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.grounding import exact, sentences, words
+from app.grounding.windows import Prepared, Window, prepare
 from app.rag.language import is_korean
 
 # Share of a claim's content words a passage must hold, in the claim's own language, and
@@ -26,9 +27,6 @@ MIN_COVERAGE_ACROSS = 0.3
 NAME_WEIGHT = 2.0
 # A model stuck in a loop inside one sentence: a stretch said three times running.
 _REPEATED = re.compile(r"(\S.{7,}?)\s*\1\s*\1")
-# Sentences on each side of the matching one that a claim may draw on ("It cuts memory
-# threefold." goes on with the sentence before it).
-WINDOW = 1
 
 
 @dataclass(frozen=True)
@@ -67,79 +65,28 @@ class SupportReport:
 
 
 @dataclass(frozen=True)
-class _Window:
-    n: int  # the source's number
-    start: int  # the centre sentence's offsets in the source text
-    end: int
-    passage: words.Passage
-    values: frozenset[str]
-    centre: words.Passage  # the sentence alone: of windows that hold as much, its own best
-
-
-@dataclass(frozen=True)
 class _Verdict:
     n: int
     ok: bool
     coverage: float
     missing: str | None  # what the passage lacks
-    window: _Window
+    window: Window
     own: float = 0.0  # the share its centre sentence holds alone
-
-
-def _windows(n: int, text: str, context: str) -> list[_Window]:
-    units = sentences.source_units(text)
-    lines = text.splitlines()
-    out = []
-    for i, (span, _) in enumerate(units):
-        if span.text.startswith("|"):
-            # A table row stands with its header only: its neighbours are other records.
-            parts = [context, _table_header(lines, text, span.start), span.text]
-        elif sentences.RECORD.match(span.text):
-            # A short record ("2018 : GPT-1") stands alone, under the line introducing it.
-            parts = [context, _lead(units, i), span.text]
-        else:
-            near = units[max(0, i - WINDOW) : i + WINDOW + 1]
-            parts = [context, *(s.text for s, _ in near if not sentences.RECORD.match(s.text))]
-        joined = "\n".join(p for p in parts if p)
-        out.append(
-            _Window(
-                n,
-                span.start,
-                span.end,
-                words.passage(joined),
-                exact.source_values(joined),
-                words.passage(span.text),
-            )
-        )
-    return out
-
-
-def _lead(units: list[tuple[sentences.Span, int]], i: int) -> str:
-    """The line before the records that unit `i` is one of, when it introduces them."""
-    for span, _ in reversed(units[:i]):
-        if not sentences.RECORD.match(span.text):
-            return span.text if span.text.rstrip().endswith(":") else ""
-    return ""
-
-
-def _table_header(lines: list[str], text: str, offset: int) -> str:
-    """The first row of the table the line at `offset` is in."""
-    line_no = text.count("\n", 0, offset)
-    first = line_no
-    while first > 0 and lines[first - 1].lstrip().startswith("|"):
-        first -= 1
-    return lines[first] if first < line_no else ""
 
 
 def _judge(
     claim: str,
     exacts: list[exact.Exact],
     content: list[words.Word],
-    window: _Window,
+    window: Window,
     source_values: frozenset[str],
+    added: list[bool],
+    added_exacts: int = 0,
 ) -> _Verdict:
     held = [words.holds(window.passage, w) for w in content]
     coverage = _share(content, held)
+    new = [w for w, a in zip(content, added, strict=True) if a]
+    new_held = [h for h, a in zip(held, added, strict=True) if a]
     for token in exacts:
         have = source_values if token.kind in ("url", "email") else window.values
         if not exact.supported(token, have):
@@ -159,26 +106,18 @@ def _judge(
     if across and not anchored:
         need = 1.1  # across languages, some name, number or loanword must match
     own = _share(content, [words.holds(window.centre, w) for w in content])
-    return _Verdict(window.n, coverage >= need, coverage, None, window, own)
+    # The words a sentence adds to the question are its answer: the echo of the question
+    # must not carry a wrong answer past the share.
+    ok = coverage >= need and (not new or _added_share(new, new_held, added_exacts) >= need)
+    return _Verdict(window.n, ok, coverage, None, window, own)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """The sources cut into windows once, for every sentence of an answer."""
-
-    windows: list[_Window]
-    whole: list[frozenset[str]]  # each source's exact values, anywhere in it
-    count: int
-
-
-def prepare(sources: Sequence[str], contexts: Sequence[str] | None = None) -> Prepared:
-    """`sources[i]` is the text of source [i + 1] and `contexts[i]` its heading path, as
-    the model was shown them."""
-    contexts = contexts or [""] * len(sources)
-    pairs = list(zip(sources, contexts, strict=True))
-    windows = [w for n, (t, c) in enumerate(pairs, start=1) for w in _windows(n, t, c)]
-    whole = [exact.source_values(f"{c}\n{t}") for t, c in pairs]
-    return Prepared(windows, whole, len(sources))
+def _added_share(new: list[words.Word], held: list[bool], exacts: int) -> float:
+    """The share of what a claim adds to the question that the passage holds; its numbers
+    and dates, already found there, count as names do."""
+    weights = [NAME_WEIGHT if w.name else 1.0 for w in new]
+    got = sum(w for w, ok in zip(weights, held, strict=True) if ok) + NAME_WEIGHT * exacts
+    return got / (sum(weights) + NAME_WEIGHT * exacts)
 
 
 def _share(content: list[words.Word], held: list[bool]) -> float:
@@ -189,10 +128,13 @@ def _share(content: list[words.Word], held: list[bool]) -> float:
 
 
 def check_answer(
-    answer: str, sources: Sequence[str], contexts: Sequence[str] | None = None
+    answer: str,
+    sources: Sequence[str],
+    contexts: Sequence[str] | None = None,
+    question: str = "",
 ) -> SupportReport:
     """Check every sentence of `answer` against the sources (see `prepare`)."""
-    prepared = prepare(sources, contexts)
+    prepared = prepare(sources, contexts, question)
     return SupportReport([check_sentence(s, prepared) for s in sentences.split(answer)])
 
 
@@ -208,8 +150,15 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
         # Only the token itself: "4" of "4-bit" must not cut "491MB" into "91MB".
         rest = re.sub(rf"(?<![\w.]){re.escape(token.text)}(?![A-Za-z0-9])", " ", rest, count=1)
     content = words.content_words(rest)
-    # A question states nothing: a model that echoes the question has not answered it.
-    if (not exacts and not content) or claim.rstrip().endswith(("?", "？")):
+    asked = prepared.asked
+    added = [asked is None or not words.holds(asked, w) for w in content]
+    new_exacts = sum(
+        1 for t in exacts if asked is None or not exact.supported(t, prepared.asked_values)
+    )
+    # A question states nothing, and neither does a sentence that only says the question
+    # again ("X was called Y by X"): a model that echoes the question has not answered it.
+    echo = asked is not None and not new_exacts and not any(added)
+    if (not exacts and not content) or echo or claim.rstrip().endswith(("?", "？")):
         return SentenceCheck(
             span.text,
             span.start,
@@ -226,7 +175,9 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
         )
     if _REPEATED.search(claim):
         return _unsupported(span, written, 0.0, "it repeats itself")
-    verdicts = [_judge(claim, exacts, content, w, whole[w.n - 1]) for w in windows]
+    verdicts = [
+        _judge(claim, exacts, content, w, whole[w.n - 1], added, new_exacts) for w in windows
+    ]
     best: dict[int, _Verdict] = {}
     for v in verdicts:
         kept = best.get(v.n)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.grounding import sentences
-from app.grounding.checker import SentenceCheck, SupportReport, check_sentence, prepare
+from app.grounding.checker import SentenceCheck, SupportReport, check_sentence
 from app.grounding.exact import in_english
+from app.grounding.windows import prepare
 from app.rag.language import is_korean
 
 Policy = Literal["drop", "mark", "off"]
@@ -42,6 +43,7 @@ class StreamCheck:
     sources: Sequence[str]
     contexts: Sequence[str]
     policy: Policy = "drop"
+    question: str = ""  # what was asked: the words a sentence adds to it are its answer
     # Whether a supported sentence (its text read with the source sentence that supports
     # it, and its check) is about what was asked: until one is, supported sentences wait
     # with the non-claims.
@@ -56,7 +58,7 @@ class StreamCheck:
     answered: bool = False  # a sentence about what was asked has been streamed
 
     def __post_init__(self) -> None:
-        self._prepared = prepare(self.sources, self.contexts)
+        self._prepared = prepare(self.sources, self.contexts, self.question)
 
     def feed(self, piece: str) -> Iterator[str]:
         self.raw += piece

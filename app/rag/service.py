@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from app.generators.base import ChatMessage, Generator
 from app.grounding.checker import SentenceCheck
@@ -19,15 +19,13 @@ from app.rag.language import not_found_message
 from app.rag.loops import is_looping, trim_repeats
 from app.rag.observer import NullObserver, RagObserver
 from app.rag.prompts import BuiltPrompt, build_prompt, with_evidence
+from app.rag.replies import Times, draws_on, final, support_report, to_source
 from app.schemas import (
     Answer,
     AnswerMode,
     Quote,
-    SentenceSupport,
     Source,
     Support,
-    Timings,
-    Usage,
 )
 from vectorstore import Retriever, SearchHit, SearchMode, usable_cores
 
@@ -35,22 +33,6 @@ from vectorstore import Retriever, SearchHit, SearchMode, usable_cores
 Event = tuple[str, dict[str, Any]]
 # A generated answer must name at least this share of what the quotes name of the question.
 ADDRESSED = 0.5
-
-
-def to_source(n: int, hit: SearchHit) -> Source:
-    page = hit.metadata.get("page")
-    return Source(
-        n=n,
-        document_id=hit.document_id,
-        source=hit.source,
-        title=hit.title,
-        chunk_id=hit.chunk_id,
-        text=hit.text,
-        score=round(hit.score, 6),
-        relevance=round(hit.relevance, 4),
-        context=hit.context,
-        page=page if isinstance(page, int) else None,
-    )
 
 
 @dataclass
@@ -173,7 +155,7 @@ class RagService:
         query = search_query(question, history, self.retriever)
         hits, retrieve_ms = self._retrieve(query, top_k, mode)
         best = max((h.relevance for h in hits), default=0.0)
-        times = _Times(retrieve_ms)
+        times = Times(self.generator.model_name, retrieve_ms)
         if best < self.min_relevance:
             sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
             yield "sources", {"sources": [s.model_dump() for s in sources]}
@@ -201,7 +183,7 @@ class RagService:
                 return
             yield "token", {"text": extracted}
             cited = list(dict.fromkeys(q.n for q in quotes))
-            yield "done", self._final(extracted, sources, cited, True, times, "extracted", quotes)
+            yield "done", final(extracted, sources, cited, True, times, "extracted", quotes)
             return
         # A supported answer that names less of what was asked than the quotes do, or none
         # of the names asked about, answers something else (a follow-up is about what its
@@ -214,7 +196,7 @@ class RagService:
                 return False
             # Backed by another sentence of the passages than those that answer (the
             # quotes): the model read the right passage and answered from the wrong line.
-            return not quotes or _draws_on(check, quotes)
+            return not quotes or draws_on(check, quotes)
 
         if quotes:
             built = with_evidence(
@@ -227,6 +209,7 @@ class RagService:
             [s.text for s in sources],
             [s.context for s in sources],
             self.answer_check,
+            question=question,
             on_topic=on_topic,
         )
         with self.observer.generator_turn(), self._generate_lock:
@@ -261,9 +244,9 @@ class RagService:
             )
             if not cited:
                 text, cited = attribute(text, [f"{s.context}\n{s.text}" for s in sources])
-            yield "done", self._final(text, sources, cited, bool(text), times, "generated", quotes)
+            yield "done", final(text, sources, cited, bool(text), times, "generated", quotes)
             return
-        support = _support(check, sources)
+        support = support_report(check, sources)
         yield "support", support.model_dump()
         # Nothing the model wrote is backed by its sources (never show the invention), or
         # nothing backed is about what was asked: the quotes, or "not found".
@@ -273,16 +256,14 @@ class RagService:
                 yield "token", {"text": extracted}
                 yield (
                     "done",
-                    self._final(
-                        extracted, sources, cited, True, times, "extracted", quotes, support
-                    ),
+                    final(extracted, sources, cited, True, times, "extracted", quotes, support),
                 )
             else:
                 yield from self._not_found(question, sources, times, quotes, support)
             return
         text = check.text
         cited = list(dict.fromkeys(n for s in support.sentences if s.shown for n in s.citations))
-        yield "done", self._final(text, sources, cited, True, times, "generated", quotes, support)
+        yield "done", final(text, sources, cited, True, times, "generated", quotes, support)
 
     def _weights(self, query: str) -> Mapping[str, float] | None:
         try:
@@ -294,98 +275,10 @@ class RagService:
         self,
         question: str,
         sources: list[Source],
-        times: _Times,
+        times: Times,
         quotes: list[Quote] | None = None,
         support: Support | None = None,
     ) -> Iterator[Event]:
         text = not_found_message(question)
         yield "token", {"text": text}
-        yield (
-            "done",
-            self._final(text, sources, [], False, times, "not_found", quotes or [], support),
-        )
-
-    def _final(
-        self,
-        text: str,
-        sources: list[Source],
-        cited: list[int],
-        grounded: bool,
-        times: _Times,
-        made: Literal["generated", "extracted", "not_found"],
-        quotes: list[Quote],
-        support: Support | None = None,
-    ) -> dict[str, Any]:
-        answer = Answer(
-            answer=text,
-            sources=sources,
-            citations=cited,
-            grounded=grounded,
-            model=self.generator.model_name,
-            usage=Usage(
-                prompt_tokens=times.prompt_tokens, completion_tokens=times.completion_tokens
-            ),
-            timings=Timings(
-                retrieve_ms=round(times.retrieve_ms, 2),
-                generate_ms=round(times.generate_ms, 2),
-                first_token_ms=None if times.first_ms is None else round(times.first_ms, 2),
-                extract_ms=None if times.extract_ms is None else round(times.extract_ms, 2),
-            ),
-            answer_mode=made,
-            quotes=quotes,
-            support=support,
-        )
-        return answer.model_dump()
-
-
-@dataclass
-class _Times:
-    retrieve_ms: float
-    extract_ms: float | None = None
-    generate_ms: float = 0.0
-    first_ms: float | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-def _draws_on(check: SentenceCheck, quotes: Sequence[Quote]) -> bool:
-    """Whether the source sentence that supports `check` is one of the quotes."""
-    start, end = check.source_start, check.source_end
-    if check.source is None or start is None or end is None:
-        return False
-    return any(q.n == check.source and start < q.end and q.start < end for q in quotes)
-
-
-def _support(check: StreamCheck, sources: Sequence[Source]) -> Support:
-    rows = []
-    for s, shown in zip(check.report.sentences, check.shown, strict=True):
-        chunk = sources[s.source - 1].chunk_id if s.source else None
-        rows.append(
-            SentenceSupport(
-                text=s.text,
-                start=s.start,
-                end=s.end,
-                claim=s.claim,
-                supported=s.supported,
-                shown=shown and check.answered,
-                source=s.source,
-                chunk_id=chunk,
-                source_start=s.source_start,
-                source_end=s.source_end,
-                cited=s.cited,
-                citations=s.citations,
-                reason=s.reason
-                or (
-                    None
-                    if shown or not s.claim
-                    else "true to its source, but not about the question"
-                ),
-            )
-        )
-    return Support(
-        checked=True,
-        policy=check.policy,
-        supported_share=round(check.report.share, 4),
-        left_out=sum(not r.shown for r in rows),
-        sentences=rows,
-    )
+        yield "done", final(text, sources, [], False, times, "not_found", quotes or [], support)

@@ -18,10 +18,13 @@ REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SET = REPO / "tests" / "data" / "faithfulness.jsonl"
 # ../shared ships beside CI's checkout, not in clones: rows over it are skipped without it.
 DEFAULT_SEEDS = REPO.parent / "shared" / "corpus" / "seeds"
-FAITHFUL_KINDS = frozenset("verbatim paraphrase number-format cross-language multi-source".split())
+FAITHFUL_KINDS = frozenset(
+    "verbatim paraphrase number-format cross-language multi-source right-answer".split()
+)
+# wrong-answer / right-answer: the question said again with a wrong / the source's answer.
 UNFAITHFUL_KINDS = frozenset(
     "changed-number invented-name invented-url invented-date other-source wrong-citation "
-    "negation contradiction".split()
+    "negation contradiction wrong-answer".split()
 )
 
 
@@ -47,9 +50,8 @@ class SupportReportLike(Protocol):
     def corrected(self) -> bool: ...
 
 
-# check_answer(answer, sources): sources[i] is source [i+1] as the model saw it.
-# check(answer, source texts, their heading paths): as the model was shown them.
-CheckAnswer = Callable[[str, Sequence[str], Sequence[str]], SupportReportLike]
+# check(answer, source texts, their heading paths, question): as the model was shown them.
+CheckAnswer = Callable[[str, Sequence[str], Sequence[str], str], SupportReportLike]
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,9 @@ def score(rows: Iterable[ResolvedRow], check: CheckAnswer) -> FaithfulnessReport
     """Run `check` on every row's answer over its passages and judge it against the label."""
     verdicts = []
     for resolved in rows:
-        report = check(resolved.row.answer, resolved.sources, resolved.contexts)
+        report = check(
+            resolved.row.answer, resolved.sources, resolved.contexts, resolved.row.question
+        )
         details = tuple(
             f"[{'ok' if s.supported else 'UNSUPPORTED'} source={s.source} "
             f"cited={list(s.cited)}] {s.text} -- {s.reason}"

@@ -107,6 +107,31 @@ def test_an_echoed_question_claims_nothing() -> None:
     assert [s.claim for s in report.sentences] == [False]
 
 
+ASKED = "Which agency did the teachers ask about the legality of the donations?"
+TOLD = "The teachers asked the Ministry of Education about the legality of the donations."
+
+
+def test_what_a_sentence_adds_to_the_question_must_be_in_its_source() -> None:
+    # Four of five words echo the question, so only the question tells the wrong answer.
+    wrong = "The teachers asked the police about the legality of the donations [1]."
+    assert check_answer(wrong, [TOLD]).sentences[0].supported
+    [check] = check_answer(wrong, [TOLD], question=ASKED).sentences
+    assert check.claim and not check.supported
+    right = "The teachers asked the Ministry of Education about the donations [1]."
+    assert check_answer(right, [TOLD], question=ASKED).sentences[0].supported
+
+
+def test_a_sentence_that_only_says_the_question_again_claims_nothing() -> None:
+    again = "The agency the teachers asked about the legality of the donations [1]."
+    [check] = check_answer(again, [TOLD], question=ASKED).sentences
+    assert not check.claim
+    korean = "이승만의 총애를 받아 '부부통령'으로 불린 사람은 이승만이다 [1]."
+    source = "곽영주는 이승만의 총애를 받아 '부부통령'으로 불렸다."
+    asked = "이승만의 총애를 받아 '부부통령'으로 불린 사람은?"
+    assert not check_answer(korean, [source], question=asked).sentences[0].claim
+    assert check_answer("곽영주입니다 [1].", [source], question=asked).sentences[0].supported
+
+
 def test_an_english_sentence_says_a_korean_number_in_english_too() -> None:
     from app.grounding.exact import in_english
 

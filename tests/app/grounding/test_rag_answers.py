@@ -14,7 +14,7 @@ from app.rag.service import RagService
 from tests.conftest import fixture_store
 from vectorstore.search.retriever import Retriever
 
-QUESTION = "How does ragqa cite passages?"
+QUESTION = "What does ragqa do with the passages it uses?"
 
 
 class Scripted(EchoGenerator):

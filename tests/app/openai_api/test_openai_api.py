@@ -150,13 +150,15 @@ def test_stream_assembles_to_the_plain_completion(client: OpenAI) -> None:
 
 
 def test_stream_ends_with_the_markers_added_after_generation(client: OpenAI) -> None:
-    # Cut at four words the echo answer cites nothing; ragqa then attributes a source and
-    # appends ` [n]`, which the stream must still deliver after the streamed words.
-    plain = client.chat.completions.create(model="m", messages=ask(QUESTION), max_tokens=4)
+    # Cut at nine words the echo answer cites nothing; ragqa then attributes a source and
+    # appends ` [n]`, which the stream must still deliver after the streamed words. (Fewer
+    # words would only repeat the question, which answers nothing.)
+    question = "What does ragqa do with the passages it uses?"
+    plain = client.chat.completions.create(model="m", messages=ask(question), max_tokens=9)
     content = plain.choices[0].message.content or ""
-    assert re.fullmatch(r"(\S+ ){4}\[\d+\]", content.split("\n\n")[0]), content
+    assert re.fullmatch(r"(\S+ ){9}\[\d+\]", content.split("\n\n")[0]), content
     stream = client.chat.completions.create(
-        model="m", messages=ask(QUESTION), max_tokens=4, stream=True
+        model="m", messages=ask(question), max_tokens=9, stream=True
     )
     assert "".join(c.choices[0].delta.content or "" for c in stream) == content
 
