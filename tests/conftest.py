@@ -10,8 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from app.config import Settings
@@ -22,6 +23,9 @@ from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from vectorstore.embedders.hashing import HashEmbedder
 from vectorstore.store.store import DenseBackendName, Store
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -113,19 +117,32 @@ def fixture_store(folder: Path) -> tuple[Store, HashEmbedder]:
     return store, emb
 
 
-@contextmanager
-def fixture_server(folder: Path, **settings: Any) -> Iterator[str]:
-    """Base URL of a real server over `fixture_store(folder)` with the echo generator and
-    these settings."""
+def fixture_app(folder: Path, **settings: Any) -> FastAPI:
+    """The app over `fixture_store(folder)` with the echo generator and these settings."""
     store, emb = fixture_store(folder)
-    app = create_app(
+    return create_app(
         Settings(store=folder, min_relevance=0.2, **settings),
         store=store,
         embedder=emb,
         generator=EchoGenerator(),
     )
-    with LiveServer(app) as server:
+
+
+@contextmanager
+def fixture_server(folder: Path, **settings: Any) -> Iterator[str]:
+    """Base URL of a real server over `fixture_app(folder, **settings)`."""
+    with LiveServer(fixture_app(folder, **settings)) as server:
         yield server.url
+
+
+@contextmanager
+def in_process(app: FastAPI) -> Iterator[httpx.Client]:
+    """An httpx client that calls `app` in this process, no socket between them, its
+    startup and shutdown run: for HTTP behaviour where the server itself is not tested."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

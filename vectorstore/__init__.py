@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from vectorstore.search.rerank import CrossEncoderReranker, Reranker
     from vectorstore.search.retriever import Retriever
     from vectorstore.store.readonly import recorded_model
-    from vectorstore.store.store import DB_FILE, DocumentWrite, Store
+    from vectorstore.store.rows import DocumentWrite
+    from vectorstore.store.store import DB_FILE, Store
     from vectorstore.types import (
         DocumentInfo,
         Finding,
@@ -76,7 +77,8 @@ _WHERE = {
     "vectorstore.search.rerank": "CrossEncoderReranker Reranker",
     "vectorstore.search.retriever": "Retriever",
     "vectorstore.store.readonly": "recorded_model",
-    "vectorstore.store.store": "DB_FILE DocumentWrite Store",
+    "vectorstore.store.rows": "DocumentWrite",
+    "vectorstore.store.store": "DB_FILE Store",
     "vectorstore.types": (
         "DocumentInfo Finding NewChunk SearchHit SearchMode StoredChunk StoreError"
     ),

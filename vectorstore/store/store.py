@@ -3,13 +3,11 @@ index derived from it (FAISS, or a Milvus collection)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,14 +20,14 @@ from vectorstore.dense.index_kinds import IndexChoice
 from vectorstore.dense.keeper import INDEX_FILE, DenseKeeper, FaissKeeper, MilvusKeeper
 from vectorstore.keyword import columns
 from vectorstore.keyword.index import KeywordIndex
-from vectorstore.store import reads
+from vectorstore.store import identity, reads, rows
 from vectorstore.store.faults import explain, is_read_only, on_read_only_mount, read_only_error
 from vectorstore.store.locking import WriteLock
+from vectorstore.store.rows import DocumentWrite
 from vectorstore.store.schema import COVERAGE_TABLE, DDL, SCHEMA_VERSION, connect, meta_value
 from vectorstore.types import (
     DocumentInfo,
     EmbeddingMismatchError,
-    NewChunk,
     StoredChunk,
     StoreError,
 )
@@ -43,24 +41,6 @@ log = logging.getLogger("ragqa")
 
 DB_FILE = "store.sqlite3"
 __all__ = ["DB_FILE", "INDEX_FILE", "DenseBackendName", "DocumentWrite", "Store"]
-
-
-@dataclass(frozen=True)
-class DocumentWrite:
-    """A whole document to write: it replaces any stored document with the same id."""
-
-    id: str
-    source: str
-    title: str | None
-    content_hash: str
-    metadata: dict[str, Any]
-    chunks: Sequence[NewChunk]
-    embeddings: NDArray[np.float32]
-    # Kept as given by `ragqa import`, so a restored store says when each was ingested.
-    ingested_at: str | None = None
-    # Each chunk's vocabulary coverage (embedders/vocabulary.py); None: worked out when a
-    # search first needs it.
-    coverage: Sequence[float] | None = None
 
 
 class Store:
@@ -109,7 +89,7 @@ class Store:
             else FaissKeeper(self, index_kind, flat_max)
         )
         self._init_schema()
-        self.dimension = self._check_model(dimension)
+        self.dimension = identity.check_model(self._conn(), self.folder, embedding_model, dimension)
         self._check_analyzer()
 
     # -- connections and metadata -------------------------------------------------------
@@ -158,25 +138,6 @@ class Store:
 
     def _meta(self, key: str) -> str | None:
         return meta_value(self._conn(), key)
-
-    def _check_model(self, dimension: int | None) -> int | None:
-        stored = self._meta("embedding_model")
-        if stored is not None and stored != self.embedding_model:
-            raise EmbeddingMismatchError(
-                f"the store at {self.folder} was built with embedding model {stored!r}, "
-                f"not {self.embedding_model!r}. Set RAGQA_EMBEDDING_MODEL={stored} to use it, "
-                f"or rebuild it for the new model: delete {self.folder} (or pick another "
-                "--store folder) and run `ragqa ingest` again."
-            )
-        stored_dim = self._meta("embedding_dimension")
-        if stored_dim is not None:
-            if dimension is not None and int(stored_dim) != dimension:
-                raise EmbeddingMismatchError(
-                    f"the store at {self.folder} holds {stored_dim}-d vectors but the embedder "
-                    f"makes {dimension}-d ones; delete the folder and re-ingest"
-                )
-            return int(stored_dim)
-        return dimension
 
     def _check_analyzer(self) -> None:
         """Rebuild the keyword index if it was made by another version of the analyzer:
@@ -278,42 +239,9 @@ class Store:
             now = datetime.now(UTC).isoformat(timespec="seconds")
             for doc in docs:
                 removed.extend(self._delete_rows(conn, doc.id))
-                conn.execute(
-                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        doc.id,
-                        doc.source,
-                        doc.title,
-                        doc.content_hash,
-                        json.dumps(doc.metadata, ensure_ascii=False),
-                        len(doc.chunks),
-                        doc.ingested_at or now,
-                    ),
-                )
-                indexed: list[tuple[int, str, str]] = []
-                for ord_, (chunk, vec) in enumerate(zip(doc.chunks, doc.embeddings, strict=True)):
-                    cur = conn.execute(
-                        "INSERT INTO chunks (document_id, ord, text, context, metadata, embedding)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            doc.id,
-                            ord_,
-                            chunk.text,
-                            chunk.context,
-                            json.dumps(chunk.metadata, ensure_ascii=False),
-                            np.asarray(vec, np.float32).tobytes(),
-                        ),
-                    )
-                    row_id = int(cur.lastrowid or 0)
-                    indexed.append((row_id, chunk.context, chunk.text))
-                    added.append((row_id, vec))
-                self.keywords.add(conn, indexed)
-                if doc.coverage is not None:
-                    ids = [row_id for row_id, _, _ in indexed]
-                    conn.executemany(
-                        "INSERT INTO chunk_coverage (id, known) VALUES (?, ?)",
-                        zip(ids, doc.coverage, strict=True),
-                    )
+                written = rows.insert_document(conn, doc, now)
+                self.keywords.add(conn, [(row, context, text) for row, context, text, _ in written])
+                added.extend((row, vec) for row, _, _, vec in written)
 
         # One lock across both: no rebuild of a Milvus collection (which other processes
         # share) may run between this commit and this write to it.
@@ -332,13 +260,9 @@ class Store:
         return True
 
     def _delete_rows(self, conn: sqlite3.Connection, doc_id: str) -> list[int]:
-        ids = [
-            int(r[0])
-            for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,))
-        ]
+        ids = rows.chunk_ids(conn, doc_id)
         self.keywords.remove(conn, ids)
-        conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
-        conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        rows.delete_document(conn, doc_id)
         return ids
 
     def _record_model(self, conn: sqlite3.Connection, docs: Sequence[DocumentWrite]) -> None:
@@ -351,10 +275,7 @@ class Store:
                 f"vectors of {dim} dimensions in a {self.dimension}-d store"
             )
         self.dimension = dim
-        conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('embedding_model', ?)", (self.embedding_model,)
-        )
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('embedding_dimension', ?)", (str(dim),))
+        identity.record_model(conn, self.embedding_model, dim)
 
     # -- the dense index ------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""API keys, rate limits, body limits and CORS: unit checks, then a real server over HTTP."""
+"""API keys, rate limits, body limits and CORS: unit checks, then the app over HTTP in
+process."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -17,7 +19,7 @@ from app.config import AccessConfigError, Settings, parse_keys
 from app.generators.echo import EchoGenerator
 from app.http.access import KeyRing, RateLimiter, is_loopback
 from app.main import create_app
-from tests.conftest import LiveServer, fixture_store
+from tests.conftest import fixture_store, in_process
 from vectorstore.embedders.hashing import HashEmbedder
 from vectorstore.store.store import Store
 
@@ -98,7 +100,9 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, HashEmbedder
     return fixture_store(tmp_path_factory.mktemp("access") / "store")
 
 
-def serve(parts: tuple[Store, HashEmbedder], **settings: object) -> LiveServer:
+def serve(
+    parts: tuple[Store, HashEmbedder], **settings: object
+) -> AbstractContextManager[httpx.Client]:
     store, emb = parts
     app = create_app(
         Settings(store=store.folder, **settings),  # type: ignore[arg-type]
@@ -106,65 +110,61 @@ def serve(parts: tuple[Store, HashEmbedder], **settings: object) -> LiveServer:
         embedder=emb,
         generator=EchoGenerator(),
     )
-    return LiveServer(app)
+    return in_process(app)
 
 
 @pytest.fixture(scope="module")
-def keyed(parts: tuple[Store, HashEmbedder]) -> Iterator[str]:
-    with serve(parts, api_keys="alpha-key-1,beta-key-2", rate_limit=5, rate_burst=4) as s:
-        yield s.url
+def keyed(parts: tuple[Store, HashEmbedder]) -> Iterator[httpx.Client]:
+    with serve(parts, api_keys="alpha-key-1,beta-key-2", rate_limit=5, rate_burst=4) as client:
+        yield client
 
 
 SEARCH = {"query": "lighthouse", "top_k": 2}
 
 
-@pytest.mark.server
-def test_keys_guard_the_api_but_not_health_or_page(keyed: str) -> None:
-    missing = httpx.post(f"{keyed}/api/search", json=SEARCH)
+def test_keys_guard_the_api_but_not_health_or_page(keyed: httpx.Client) -> None:
+    missing = keyed.post("/api/search", json=SEARCH)
     assert missing.status_code == 401 and "Bearer" in missing.json()["detail"]
     assert missing.headers["www-authenticate"].startswith("Bearer")
-    wrong = httpx.post(f"{keyed}/api/search", json=SEARCH, headers=auth("alpha-key-2"))
+    wrong = keyed.post("/api/search", json=SEARCH, headers=auth("alpha-key-2"))
     assert wrong.status_code == 401 and "not valid" in wrong.json()["detail"]
-    basic = httpx.get(f"{keyed}/api/stats", auth=("alpha-key-1", ""))
+    basic = keyed.get("/api/stats", auth=("alpha-key-1", ""))
     assert basic.status_code == 401
-    v1 = httpx.get(f"{keyed}/v1/models")  # every /v1/* route too, in OpenAI's error shape
+    v1 = keyed.get("/v1/models")  # every /v1/* route too, in OpenAI's error shape
     assert v1.status_code == 401 and v1.json()["error"]["code"] == "invalid_api_key"
-    ok = httpx.post(f"{keyed}/api/search", json=SEARCH, headers=auth("beta-key-2"))
+    ok = keyed.post("/api/search", json=SEARCH, headers=auth("beta-key-2"))
     assert ok.status_code == 200 and ok.json()["results"]
     for open_path in ("/healthz", "/readyz", "/", "/static/app.js", "/openapi.json"):
-        assert httpx.get(f"{keyed}{open_path}").status_code == 200, open_path
+        assert keyed.get(f"{open_path}").status_code == 200, open_path
 
 
-@pytest.mark.server
-def test_rate_limit_per_key_with_retry_after(keyed: str) -> None:
+def test_rate_limit_per_key_with_retry_after(keyed: httpx.Client) -> None:
     headers = auth("alpha-key-1")
-    with httpx.Client(base_url=keyed, headers=headers) as client:
-        codes = [client.get("/api/stats").status_code for _ in range(12)]
-        assert codes[:3] == [200, 200, 200] and 429 in codes  # burst 4, 5/s refill
-        limited = client.get("/api/stats")
-        while limited.status_code != 429:
-            limited = client.get("/api/stats")
-        assert int(limited.headers["retry-after"]) >= 1
-        assert "rate limit" in limited.json()["detail"]
+    codes = [keyed.get("/api/stats", headers=headers).status_code for _ in range(12)]
+    assert codes[:3] == [200, 200, 200] and 429 in codes  # burst 4, 5/s refill
+    limited = keyed.get("/api/stats", headers=headers)
+    while limited.status_code != 429:
+        limited = keyed.get("/api/stats", headers=headers)
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "rate limit" in limited.json()["detail"]
     # The other key has a bucket of its own.
-    other = httpx.get(f"{keyed}/api/stats", headers=auth("beta-key-2"))
+    other = keyed.get("/api/stats", headers=auth("beta-key-2"))
     assert other.status_code == 200
     # Refused keys do not reach the limiter's table of buckets, nor drain a real one.
-    assert httpx.get(f"{keyed}/api/stats", headers=auth("nope")).status_code == 401
+    assert keyed.get("/api/stats", headers=auth("nope")).status_code == 401
 
 
-@pytest.mark.server
 def test_upload_limits(parts: tuple[Store, HashEmbedder]) -> None:
     limits = {"max_upload_bytes": 1000, "max_upload_files": 2, "max_request_bytes": 5000}
-    with serve(parts, rate_limit=0, **limits) as server:
-        url = f"{server.url}/api/documents"
-        before = httpx.get(f"{server.url}/api/stats").json()["documents"]
-        big = httpx.post(url, files=[("files", ("big.md", b"word " * 300))])
+    with serve(parts, rate_limit=0, **limits) as client:
+        url = "/api/documents"
+        before = client.get("/api/stats").json()["documents"]
+        big = client.post(url, files=[("files", ("big.md", b"word " * 300))])
         assert big.status_code == 413 and "1000-byte upload limit" in big.json()["detail"]
         three = [("files", (f"n{i}.md", b"small note")) for i in range(3)]
-        many = httpx.post(url, files=three)
+        many = client.post(url, files=three)
         assert many.status_code == 413 and "at most 2 files" in many.json()["detail"]
-        declared = httpx.post(url, files=[("files", ("huge.md", b"x" * 6000))])
+        declared = client.post(url, files=[("files", ("huge.md", b"x" * 6000))])
         assert declared.status_code == 413 and "5000-byte limit" in declared.json()["detail"]
 
         def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it streams
@@ -173,40 +173,39 @@ def test_upload_limits(parts: tuple[Store, HashEmbedder]) -> None:
                 yield b"y" * 100
             yield b"\r\n--b--\r\n"
 
-        streamed = httpx.post(
+        streamed = client.post(
             url, content=chunked(), headers={"content-type": "multipart/form-data; boundary=b"}
         )
         assert streamed.status_code == 413, streamed.text
-        image = httpx.post(url, files=[("files", ("cat.md", b"\x89PNG\r\n\x1a\n\x00\x00"))])
+        image = client.post(url, files=[("files", ("cat.md", b"\x89PNG\r\n\x1a\n\x00\x00"))])
         assert image.status_code == 415 and "PNG image" in image.json()["detail"]
-        assert httpx.get(f"{server.url}/api/stats").json()["documents"] == before
-        fine = httpx.post(url, files=[("files", ("ok-note", b"A plain note with no suffix."))])
+        assert client.get("/api/stats").json()["documents"] == before
+        fine = client.post(url, files=[("files", ("ok-note", b"A plain note with no suffix."))])
         assert fine.status_code == 200 and fine.json()["documents"][0]["status"] == "added"
-        assert httpx.delete(f"{url}/ok-note").status_code == 204
+        assert client.delete(f"{url}/ok-note").status_code == 204
 
 
-@pytest.mark.server
 def test_cors_is_off_unless_origins_are_set(parts: tuple[Store, HashEmbedder]) -> None:
     origin = {"origin": "https://intranet.example"}
     preflight = {**origin, "access-control-request-method": "POST"}
-    with serve(parts, rate_limit=0) as server:
-        plain = httpx.get(f"{server.url}/api/stats", headers=origin)
+    with serve(parts, rate_limit=0) as client:
+        plain = client.get("/api/stats", headers=origin)
         assert "access-control-allow-origin" not in plain.headers
-        assert httpx.options(f"{server.url}/api/search", headers=preflight).status_code >= 400
+        assert client.options("/api/search", headers=preflight).status_code >= 400
     with serve(
         parts, rate_limit=0, api_keys="k-123456", cors_origins="https://intranet.example"
-    ) as server:
-        allowed = httpx.options(
-            f"{server.url}/api/search",
+    ) as client:
+        allowed = client.options(
+            "/api/search",
             headers={**preflight, "access-control-request-headers": "authorization"},
         )
         assert allowed.status_code == 200  # a preflight carries no key and needs none
         assert allowed.headers["access-control-allow-origin"] == "https://intranet.example"
-        refused = httpx.get(f"{server.url}/api/stats", headers=origin)
+        refused = client.get("/api/stats", headers=origin)
         assert refused.status_code == 401
         # The browser must be able to read why: the refusal carries CORS headers too.
         assert refused.headers["access-control-allow-origin"] == "https://intranet.example"
-        other = httpx.get(f"{server.url}/api/stats", headers={"origin": "https://evil.example"})
+        other = client.get("/api/stats", headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 
 

@@ -1,19 +1,23 @@
-"""The HTTP API over a real uvicorn server: happy paths, streaming, and a table of bad input."""
+"""The HTTP API in process: happy paths, streaming, and a table of bad input. (A real
+uvicorn server over sockets is what test_openai_api.py, the page's tests and
+tests/test_end_to_end.py talk to.)"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-pytestmark = pytest.mark.server
+from tests.conftest import fixture_app, in_process
 
 
 @pytest.fixture(scope="module")
-def client(live_server: str) -> httpx.Client:
-    return httpx.Client(base_url=live_server, timeout=60)
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    with in_process(fixture_app(tmp_path_factory.mktemp("api") / "store")) as client:
+        yield client
 
 
 def snapshot(client: httpx.Client) -> tuple[int, int, int]:

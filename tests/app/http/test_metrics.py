@@ -1,4 +1,4 @@
-"""/metrics, request ids and JSON log lines, against a real server."""
+"""/metrics, request ids and JSON log lines: the app in process, and the real command."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from app.main import create_app
 from app.rag.service import RagService
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
-from tests.conftest import FIXTURES, LiveServer, free_port
+from tests.conftest import FIXTURES, free_port, in_process
 from vectorstore.embedders.hashing import HashEmbedder
 from vectorstore.search.retriever import Retriever
 from vectorstore.store.store import Store
@@ -53,8 +53,8 @@ def value(scrape: Samples, name: str, **labels: str) -> float | None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server of its own: the session's shared one gets traffic from other tests, so
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """An app of its own: the session's shared one gets traffic from other tests, so
     its counters could not be checked exactly."""
     folder = tmp_path_factory.mktemp("metrics") / "store"
     emb = HashEmbedder(max_tokens=64)
@@ -62,24 +62,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_ingest(Pipeline(store, emb, chunk_tokens=64, chunk_overlap=8), [str(FIXTURES)])
     settings = Settings(store=folder, rate_limit=0, min_relevance=0.0)
     app = create_app(settings, store=store, embedder=emb, generator=EchoGenerator())
-    with LiveServer(app) as live:
-        yield live.url
+    with in_process(app) as client:
+        yield client
 
 
-@pytest.mark.server
-def test_metrics_count_routes_timings_tokens_and_store(server: str) -> None:
-    before = samples(httpx.get(f"{server}/metrics").text)
+def test_metrics_count_routes_timings_tokens_and_store(server: httpx.Client) -> None:
+    before = samples(server.get("/metrics").text)
     search = {"query": "sourdough starter feeding", "top_k": 3, "mode": "lexical"}
-    assert httpx.post(f"{server}/api/search", json=search).status_code == 200
-    answer = httpx.post(f"{server}/api/ask", json={"question": "How often to feed a starter?"})
+    assert server.post("/api/search", json=search).status_code == 200
+    answer = server.post("/api/ask", json={"question": "How often to feed a starter?"})
     assert answer.status_code == 200 and answer.json()["grounded"]
     tokens = answer.json()["usage"]["completion_tokens"]
     assert tokens > 0
-    doc_id = httpx.get(f"{server}/api/documents").json()["documents"][0]["id"]
-    assert httpx.get(f"{server}/api/documents/{quote(doc_id, safe='')}").status_code == 200
-    assert httpx.get(f"{server}/no/such/path").status_code == 404
+    doc_id = server.get("/api/documents").json()["documents"][0]["id"]
+    assert server.get(f"/api/documents/{quote(doc_id, safe='')}").status_code == 200
+    assert server.get("/no/such/path").status_code == 404
 
-    text = httpx.get(f"{server}/metrics").text
+    text = server.get("/metrics").text
     after = samples(text)
 
     def grew(name: str, **labels: str) -> float:
@@ -105,45 +104,42 @@ def test_metrics_count_routes_timings_tokens_and_store(server: str) -> None:
     assert value(after, "ragqa_generator_queue_depth") == 0
     assert value(after, "ragqa_search_queue_depth") == 0
 
-    stats = httpx.get(f"{server}/api/stats").json()
+    stats = server.get("/api/stats").json()
     assert value(after, "ragqa_documents") == stats["documents"] > 0
     assert value(after, "ragqa_chunks") == stats["chunks"] > 0
 
 
-@pytest.mark.server
-def test_store_gauges_follow_an_upload(server: str) -> None:
+def test_store_gauges_follow_an_upload(server: httpx.Client) -> None:
     """The counts are cached by store generation: a write must show at the next scrape."""
-    first = samples(httpx.get(f"{server}/metrics").text)
+    first = samples(server.get("/metrics").text)
     files = {"files": ("metrics-note.md", b"# Note\n\nA lighthouse keeper counts the ships.")}
-    assert httpx.post(f"{server}/api/documents", files=files).status_code == 200
-    second = samples(httpx.get(f"{server}/metrics").text)
+    assert server.post("/api/documents", files=files).status_code == 200
+    second = samples(server.get("/metrics").text)
     assert value(second, "ragqa_documents") == (value(first, "ragqa_documents") or 0) + 1
     assert (value(second, "ragqa_chunks") or 0) > (value(first, "ragqa_chunks") or 0)
 
 
-@pytest.mark.server
-def test_request_id_is_echoed_or_generated(server: str) -> None:
-    sent = httpx.get(f"{server}/api/stats", headers={"X-Request-ID": "trace-42.a:b_c"})
+def test_request_id_is_echoed_or_generated(server: httpx.Client) -> None:
+    sent = server.get("/api/stats", headers={"X-Request-ID": "trace-42.a:b_c"})
     assert sent.headers["x-request-id"] == "trace-42.a:b_c"
-    one = httpx.get(f"{server}/api/stats").headers["x-request-id"]
-    two = httpx.get(f"{server}/no/such/path").headers["x-request-id"]
+    one = server.get("/api/stats").headers["x-request-id"]
+    two = server.get("/no/such/path").headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", one) and re.fullmatch(r"[0-9a-f]{32}", two)
     assert one != two
     # Not an id: replaced, never echoed into headers and logs.
     for odd in ("has space", "x" * 129, "semi;colon"):
-        got = httpx.get(f"{server}/healthz", headers={"X-Request-ID": odd})
+        got = server.get("/healthz", headers={"X-Request-ID": odd})
         assert re.fullmatch(r"[0-9a-f]{32}", got.headers["x-request-id"]), odd
 
 
-@pytest.mark.server
 def test_access_log_lines_are_json_with_the_request_id(
-    server: str, caplog: pytest.LogCaptureFixture
+    server: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="ragqa.access")
     body = {"query": "lighthouse", "top_k": 2}
-    got = httpx.post(f"{server}/api/search", json=body, headers={"X-Request-ID": "log-check-1"})
+    got = server.post("/api/search", json=body, headers={"X-Request-ID": "log-check-1"})
     assert got.status_code == 200
-    # The line is written once the response has gone out: give the server thread a moment.
+    # The line is written once the response has gone out: give it a moment.
     deadline = time.monotonic() + 5
     mine: list[logging.LogRecord] = []
     while not mine and time.monotonic() < deadline:
