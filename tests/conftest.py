@@ -137,11 +137,16 @@ def fixture_server(folder: Path, **settings: Any) -> Iterator[str]:
 
 @contextmanager
 def in_process(app: FastAPI) -> Iterator[httpx.Client]:
-    """An httpx client that calls `app` in this process, no socket between them, its
-    startup and shutdown run: for HTTP behaviour where the server itself is not tested."""
+    """An httpx client that calls `app` in this process, no socket between them, once
+    the app is ready: for HTTP behaviour where the server itself is not tested."""
     from fastapi.testclient import TestClient
 
     with TestClient(app, base_url="http://testserver") as client:
+        # The parts load in a background thread, as under uvicorn: wait for them.
+        deadline = time.monotonic() + 300
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/readyz").text
+            time.sleep(0.01)
         yield client
 
 
