@@ -25,6 +25,9 @@ MIN_COVERAGE = 0.7
 MIN_COVERAGE_KOREAN = 0.6
 MIN_COVERAGE_ACROSS = 0.3
 NAME_WEIGHT = 2.0
+# Why a sentence that only says the question again is left out: it claims nothing, and
+# what it seems to assert is made of the question's own words.
+ECHO = "it only says the question again"
 # A model stuck in a loop inside one sentence: a stretch said three times running.
 _REPEATED = re.compile(r"(\S.{7,}?)\s*\1\s*\1")
 
@@ -108,8 +111,10 @@ def _judge(
     own = _share(content, [words.holds(window.centre, w) for w in content])
     # The words a sentence adds to the question are its answer: the echo of the question
     # must not carry a wrong answer past the share.
-    ok = coverage >= need and (not new or _added_share(new, new_held, added_exacts) >= need)
-    return _Verdict(window.n, ok, coverage, None, window, own)
+    if coverage >= need and new and _added_share(new, new_held, added_exacts) < need:
+        missing = next(w.text for w, ok in zip(new, new_held, strict=True) if not ok)
+        return _Verdict(window.n, False, coverage, missing, window, own)
+    return _Verdict(window.n, coverage >= need, coverage, None, window, own)
 
 
 def _added_share(new: list[words.Word], held: list[bool], exacts: int) -> float:
@@ -157,21 +162,11 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
     )
     # A question states nothing, and neither does a sentence that only says the question
     # again ("X was called Y by X"): a model that echoes the question has not answered it.
-    echo = asked is not None and not new_exacts and not any(added)
+    echo = asked is not None and bool(exacts or content) and not new_exacts and not any(added)
     if (not exacts and not content) or echo or claim.rstrip().endswith(("?", "？")):
+        why = ECHO if echo and not claim.rstrip().endswith(("?", "？")) else None
         return SentenceCheck(
-            span.text,
-            span.start,
-            span.end,
-            False,
-            True,
-            None,
-            None,
-            None,
-            written,
-            valid,
-            1.0,
-            None,
+            span.text, span.start, span.end, False, True, None, None, None, written, valid, 1.0, why
         )
     if _REPEATED.search(claim):
         return _unsupported(span, written, 0.0, "it repeats itself")

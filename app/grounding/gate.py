@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.grounding import sentences
-from app.grounding.checker import SentenceCheck, SupportReport, check_sentence
+from app.grounding.checker import ECHO, SentenceCheck, SupportReport, check_sentence
 from app.grounding.exact import in_english
 from app.grounding.windows import prepare
 from app.rag.language import is_korean
@@ -96,7 +96,7 @@ class StreamCheck:
         self.report.sentences.append(check)
         self.shown.append(False)
         out = self._render(check)
-        if out is None:
+        if out is None or (not check.claim and check.reason == ECHO):
             return
         if not check.claim or not self._about_it(check, out):
             self._waiting.append((index, shifted.start, out))

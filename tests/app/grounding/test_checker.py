@@ -117,6 +117,7 @@ def test_what_a_sentence_adds_to_the_question_must_be_in_its_source() -> None:
     assert check_answer(wrong, [TOLD]).sentences[0].supported
     [check] = check_answer(wrong, [TOLD], question=ASKED).sentences
     assert check.claim and not check.supported
+    assert check.reason == "'police' is in no source"
     right = "The teachers asked the Ministry of Education about the donations [1]."
     assert check_answer(right, [TOLD], question=ASKED).sentences[0].supported
 
@@ -124,7 +125,7 @@ def test_what_a_sentence_adds_to_the_question_must_be_in_its_source() -> None:
 def test_a_sentence_that_only_says_the_question_again_claims_nothing() -> None:
     again = "The agency the teachers asked about the legality of the donations [1]."
     [check] = check_answer(again, [TOLD], question=ASKED).sentences
-    assert not check.claim
+    assert not check.claim and check.reason == "it only says the question again"
     korean = "이승만의 총애를 받아 '부부통령'으로 불린 사람은 이승만이다 [1]."
     source = "곽영주는 이승만의 총애를 받아 '부부통령'으로 불렸다."
     asked = "이승만의 총애를 받아 '부부통령'으로 불린 사람은?"

@@ -153,3 +153,15 @@ def test_an_answer_from_the_wrong_sentence_of_the_right_passage_gives_the_quotes
     right = "배추는 여덟 시간 정도 절인다 [1]."
     done = events(RagService(retriever, Scripted(right)), question)[-1][1]
     assert done["answer_mode"] == "generated" and done["answer"] == right
+
+
+def test_a_sentence_that_only_says_the_question_again_is_not_shown(retriever: Retriever) -> None:
+    echo = "ragqa does it with the passages it uses [1]."
+    rag = RagService(retriever, Scripted(f"{echo} ragqa cites the passages it used [1]."))
+    seen = events(rag, QUESTION)
+    done = seen[-1][1]
+    assert done["answer_mode"] == "generated" and "does it with" not in done["answer"]
+    assert "cites the passages" in done["answer"]
+    first = done["support"]["sentences"][0]
+    assert not first["claim"] and not first["shown"]
+    assert first["reason"] == "it only says the question again"
