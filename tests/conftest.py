@@ -143,10 +143,7 @@ def in_process(app: FastAPI) -> Iterator[httpx.Client]:
 
     with TestClient(app, base_url="http://testserver") as client:
         # The parts load in a background thread, as under uvicorn: wait for them.
-        deadline = time.monotonic() + 300
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").text
-            time.sleep(0.01)
+        wait_ready("", 300, get=client.get)
         yield client
 
 

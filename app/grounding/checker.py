@@ -45,7 +45,8 @@ class SentenceCheck:
     cited: list[int]  # the [n] the answer wrote
     citations: list[int]  # the [n] it should carry: supporting sources only
     coverage: float  # share of its content words the best passage holds
-    reason: str | None  # why it is not supported, or why its citation changed
+    # Why it is not supported, why its citation changed, or why a non-claim is left out.
+    reason: str | None
 
 
 @dataclass
@@ -84,12 +85,12 @@ def _judge(
     window: Window,
     source_values: frozenset[str],
     added: list[bool],
-    added_exacts: int = 0,
+    added_exacts: int,
 ) -> _Verdict:
+    """`added[i]`: whether `content[i]` is not among the question's words; `added_exacts`:
+    how many of `exacts` the question does not state."""
     held = [words.holds(window.passage, w) for w in content]
     coverage = _share(content, held)
-    new = [w for w, a in zip(content, added, strict=True) if a]
-    new_held = [h for h, a in zip(held, added, strict=True) if a]
     for token in exacts:
         have = source_values if token.kind in ("url", "email") else window.values
         if not exact.supported(token, have):
@@ -111,25 +112,22 @@ def _judge(
     own = _share(content, [words.holds(window.centre, w) for w in content])
     # The words a sentence adds to the question are its answer: the echo of the question
     # must not carry a wrong answer past the share.
-    if coverage >= need and new and _added_share(new, new_held, added_exacts) < need:
-        missing = next(w.text for w, ok in zip(new, new_held, strict=True) if not ok)
-        return _Verdict(window.n, False, coverage, missing, window, own)
+    if coverage >= need and any(added):
+        new = [(w, ok) for w, ok, a in zip(content, held, added, strict=True) if a]
+        # Its numbers and dates, already found in the window, count as names do.
+        if _share([w for w, _ in new], [ok for _, ok in new], added_exacts) < need:
+            missing = next(w.text for w, ok in new if not ok)
+            return _Verdict(window.n, False, coverage, missing, window, own)
     return _Verdict(window.n, coverage >= need, coverage, None, window, own)
 
 
-def _added_share(new: list[words.Word], held: list[bool], exacts: int) -> float:
-    """The share of what a claim adds to the question that the passage holds; its numbers
-    and dates, already found there, count as names do."""
-    weights = [NAME_WEIGHT if w.name else 1.0 for w in new]
-    got = sum(w for w, ok in zip(weights, held, strict=True) if ok) + NAME_WEIGHT * exacts
-    return got / (sum(weights) + NAME_WEIGHT * exacts)
-
-
-def _share(content: list[words.Word], held: list[bool]) -> float:
-    """The weighted share of the words held; a name says more than a common word."""
+def _share(content: list[words.Word], held: list[bool], exacts: int = 0) -> float:
+    """The weighted share of the words held, with `exacts` exact tokens held besides; a
+    name (or a number) says more than a common word."""
     weights = [NAME_WEIGHT if w.name else 1.0 for w in content]
-    total = sum(weights)
-    return sum(w for w, ok in zip(weights, held, strict=True) if ok) / total if total else 1.0
+    total = sum(weights) + NAME_WEIGHT * exacts
+    got = sum(w for w, ok in zip(weights, held, strict=True) if ok) + NAME_WEIGHT * exacts
+    return got / total if total else 1.0
 
 
 def check_answer(
@@ -163,8 +161,9 @@ def check_sentence(span: sentences.Span, prepared: Prepared) -> SentenceCheck:
     # A question states nothing, and neither does a sentence that only says the question
     # again ("X was called Y by X"): a model that echoes the question has not answered it.
     echo = asked is not None and bool(exacts or content) and not new_exacts and not any(added)
-    if (not exacts and not content) or echo or claim.rstrip().endswith(("?", "？")):
-        why = ECHO if echo and not claim.rstrip().endswith(("?", "？")) else None
+    asks = claim.rstrip().endswith(("?", "？"))
+    if (not exacts and not content) or echo or asks:
+        why = ECHO if echo and not asks else None
         return SentenceCheck(
             span.text, span.start, span.end, False, True, None, None, None, written, valid, 1.0, why
         )

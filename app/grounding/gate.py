@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.grounding import sentences
-from app.grounding.checker import ECHO, SentenceCheck, SupportReport, check_sentence
+from app.grounding.checker import SentenceCheck, SupportReport, check_sentence
 from app.grounding.exact import in_english
 from app.grounding.windows import prepare
 from app.rag.language import is_korean
@@ -96,7 +96,7 @@ class StreamCheck:
         self.report.sentences.append(check)
         self.shown.append(False)
         out = self._render(check)
-        if out is None or (not check.claim and check.reason == ECHO):
+        if out is None:
             return
         if not check.claim or not self._about_it(check, out):
             self._waiting.append((index, shifted.start, out))
@@ -124,7 +124,9 @@ class StreamCheck:
         if check.claim and not check.supported:
             return None if self.policy == "drop" else sentences.MARKER.sub("", check.text).strip()
         if not check.claim:
-            return check.text
+            # One the check gives a reason to leave out (it only says the question again)
+            # is never shown; the others ("Sure.") wait for the next supported sentence.
+            return None if check.reason else check.text
         text = recite(check.text, check.citations)
         # An English sentence copying a Korean note's "1,750억" says it in English too.
         return text if is_korean(text) else in_english(text)

@@ -181,9 +181,7 @@ class RagService:
             if not quotes:
                 yield from self._not_found(question, sources, times, quotes)
                 return
-            yield "token", {"text": extracted}
-            cited = list(dict.fromkeys(q.n for q in quotes))
-            yield "done", final(extracted, sources, cited, True, times, "extracted", quotes)
+            yield from self._quoted(extracted, sources, times, quotes)
             return
         # A supported answer that names less of what was asked than the quotes do, or none
         # of the names asked about, answers something else (a follow-up is about what its
@@ -252,12 +250,7 @@ class RagService:
         # nothing backed is about what was asked: the quotes, or "not found".
         if not check.answered:
             if quotes:
-                cited = list(dict.fromkeys(q.n for q in quotes))
-                yield "token", {"text": extracted}
-                yield (
-                    "done",
-                    final(extracted, sources, cited, True, times, "extracted", quotes, support),
-                )
+                yield from self._quoted(extracted, sources, times, quotes, support)
             else:
                 yield from self._not_found(question, sources, times, quotes, support)
             return
@@ -270,6 +263,19 @@ class RagService:
             return self.retriever.term_weights(query)
         except Exception:  # the local IDF serves as well for a handful of sentences
             return None
+
+    def _quoted(
+        self,
+        extracted: str,
+        sources: list[Source],
+        times: Times,
+        quotes: list[Quote],
+        support: Support | None = None,
+    ) -> Iterator[Event]:
+        """The quotes as the answer, citing the sources they come from."""
+        cited = list(dict.fromkeys(q.n for q in quotes))
+        yield "token", {"text": extracted}
+        yield "done", final(extracted, sources, cited, True, times, "extracted", quotes, support)
 
     def _not_found(
         self,

@@ -15,16 +15,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(url: str, timeout_s: float, alive: Callable[[], bool] | None = None) -> float:
+def wait_ready(
+    url: str,
+    timeout_s: float,
+    alive: Callable[[], bool] | None = None,
+    get: Callable[[str], httpx.Response] | None = None,
+) -> float:
     """Poll `GET /readyz` until 200; seconds waited. `alive()` False, or a start-up the
-    server reports as failed (it keeps serving `/readyz` with the reason), stops the wait."""
+    server reports as failed (it keeps serving `/readyz` with the reason), stops the wait.
+    `get` is another client's (an in-process one's, with `url` "")."""
     start = time.perf_counter()
     deadline = start + timeout_s
     while time.perf_counter() < deadline:
         if alive is not None and not alive():
             raise RuntimeError("the server exited before it was ready")
         try:
-            reply = httpx.get(f"{url}/readyz", timeout=2)
+            reply = (get or _get)(f"{url}/readyz")
         except httpx.TransportError:
             reply = None  # not listening yet
         if reply is not None and reply.status_code == 200:
@@ -34,6 +40,10 @@ def wait_ready(url: str, timeout_s: float, alive: Callable[[], bool] | None = No
             raise RuntimeError(f"the server's start-up failed: {failure}")
         time.sleep(0.02)  # fine enough for start-up times of seconds
     raise RuntimeError(f"{url} was not ready within {timeout_s:.0f} s")
+
+
+def _get(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=2)
 
 
 def _failure(reply: httpx.Response) -> str | None:
