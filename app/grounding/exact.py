@@ -1,4 +1,5 @@
-"""Exact tokens of a claim: numbers (in any notation), dates, URLs and e-mail addresses.
+"""Exact tokens of a claim: numbers (in any notation), dates, URLs, e-mail addresses and
+runs of Chinese characters or kana.
 
 A small model's inventions are mostly of this kind (a year, a count, a link), and each
 must occur in a source as written there, up to notation: "1,750억", "175B" and "175
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 
 URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.IGNORECASE)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Hanja and kana: the analyzer has no terms for them, so a model that slips into them
+# ("日本이", "사체나路桥가") would pass unread; each run must occur in a source as written.
+SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 _SCALE = {
     "만": 1e4,
@@ -85,7 +89,7 @@ _NAME_DIGITS = re.compile(r"(?<=[A-Za-z_-])\d+(?:\.\d+)?|\d+(?:\.\d+)?(?=[A-Za-z
 
 @dataclass(frozen=True)
 class Exact:
-    kind: str  # "number", "date", "url", "email"
+    kind: str  # "number", "date", "url", "email", "script"
     text: str  # as written in the claim
     values: frozenset[str]  # normal forms: any one found in a source supports it
 
@@ -144,6 +148,9 @@ def exact_tokens(text: str) -> list[Exact]:
         if not _inside(start, end, taken):
             out.append(Exact("date", text[start:end], frozenset({key})))
             taken.append((start, end))
+    for m in SCRIPT.finditer(text):
+        if not _inside(m.start(), m.end(), taken):
+            out.append(Exact("script", m.group(), frozenset({"script:" + m.group()})))
     for m in _NUMBER.finditer(text):
         if _inside(m.start(), m.end(), taken):
             continue
@@ -158,7 +165,8 @@ def exact_tokens(text: str) -> list[Exact]:
 
 def source_values(text: str) -> frozenset[str]:
     """Every normal form a source supports: its numbers (as written and each part of a
-    date on its own too), dates (and their year-month), URLs and addresses."""
+    date on its own too), dates (and their year-month), URLs, addresses and Hanja/kana
+    runs."""
     values: set[str] = set()
     taken: list[tuple[int, int]] = []
     for m in URL.finditer(text):
@@ -166,6 +174,7 @@ def source_values(text: str) -> frozenset[str]:
         taken.append((m.start(), m.end()))
     for m in EMAIL.finditer(text):
         values.add(m.group().lower())
+    values.update("script:" + m.group() for m in SCRIPT.finditer(text))
     for start, end, key in dates(text):
         values.add(key)
         parts = key.split(":")[1].split("-")
@@ -192,6 +201,8 @@ def supported(token: Exact, values: Iterable[str]) -> bool:
     have = set(values)
     if token.kind == "date":
         return bool(token.values & have)
+    if token.kind == "script":  # "世親" is held by a source's "世親은" and "世親論"
+        return any(v.startswith("script:") and token.text in v for v in have)
     return bool(token.values & have) or (
         token.kind == "number" and any("date:" + v in have for v in token.values)
     )

@@ -152,3 +152,16 @@ def test_a_copied_source_header_is_no_claim_and_a_loop_is_caught() -> None:
     loop = 'from "x": from "x": from "x": from "x": GPT-3 [2].'
     (sentence,) = check_answer(loop, [NOTE, TABLE]).sentences
     assert not sentence.supported and sentence.reason == "it repeats itself"
+
+
+def test_chinese_characters_and_kana_must_be_in_a_source() -> None:
+    # The analyzer has no terms for them, so a slip into another script was read as nothing.
+    source = "사체나 불구가 된 사진이 있는 실제 범죄 다큐멘터리들을 탐독했다고 말했다."
+    slipped = "사체나路桥가 된 사진이 있는 실제 범죄 다큐멘터리를 탐독했다 [1]."
+    [check] = check_answer(slipped, [source]).sentences
+    assert not check.supported and check.reason == "'路桥' is in no source"
+    assert check_answer(slipped.replace("路桥", "불구"), [source]).sentences[0].supported
+    held = "세친(世親)은 5온을 언급했다."
+    assert check_answer("世親은 5온을 언급했다 [1].", [held]).sentences[0].supported
+    (token,) = exact_tokens("日本")
+    assert token.kind == "script" and not supported(token, source_values("일본은 섬나라다"))
