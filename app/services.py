@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.generators.base import Generator
 from app.rag.observer import NullObserver, RagObserver
 from app.rag.service import RagService
 from ingest.pipeline import Pipeline
-from vectorstore import Embedder, Retriever, Store
+from vectorstore import DocumentStore, Embedder, Retriever, Store
+
+if TYPE_CHECKING:
+    from vectorstore import MilvusStore
 
 
 @dataclass
 class Services:
     settings: Settings
-    store: Store
+    store: DocumentStore
     embedder: Embedder
     generator: Generator
     rag: RagService
@@ -26,19 +29,25 @@ class Services:
     ready: threading.Event = field(default_factory=threading.Event)
 
 
-def dense_options(settings: Settings) -> dict[str, Any]:
-    """The Store's dense-index arguments: FAISS, or Milvus and where to find it."""
-    return {
-        "dense_backend": settings.store_backend,
-        "milvus_uri": settings.milvus_uri,
-        "milvus_token": settings.milvus_token.get_secret_value(),
-        "milvus_collection": settings.milvus_collection,
-    }
-
-
-def open_store(settings: Settings, model: str, dimension: int | None = None) -> Store:
+def open_store(settings: Settings, model: str, dimension: int | None = None) -> DocumentStore:
     """The configured store; refuses one built with another embedding model."""
-    return Store(settings.store, model, dimension, settings.index_kind, **dense_options(settings))
+    if settings.store_backend == "milvus":
+        return open_milvus(settings, model, dimension)
+    return Store(settings.store, model, dimension, settings.index_kind)
+
+
+def open_milvus(settings: Settings, model: str | None, dimension: int | None = None) -> MilvusStore:
+    """The store in Milvus the settings name; `model` None: the one it records."""
+    from vectorstore import MilvusStore
+
+    return MilvusStore(
+        model,
+        dimension,
+        settings.milvus_uri,
+        settings.milvus_token.get_secret_value(),
+        settings.milvus_collection,
+        settings.store,
+    )
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -70,7 +79,7 @@ def _one_search_thread() -> None:
 
 def build_services(
     settings: Settings,
-    store: Store | None = None,
+    store: DocumentStore | None = None,
     embedder: Embedder | None = None,
     generator: Generator | None = None,
     observer: RagObserver | None = None,
@@ -127,7 +136,7 @@ def build_services(
     )
 
 
-def build_pipeline(settings: Settings, store: Store, embedder: Embedder) -> Pipeline:
+def build_pipeline(settings: Settings, store: DocumentStore, embedder: Embedder) -> Pipeline:
     return Pipeline(
         store,
         embedder,

@@ -12,7 +12,7 @@ import numpy as np
 
 from ingest.chunking import chunk_document
 from ingest.document import Document
-from vectorstore import DocumentWrite, Embedder, NewChunk, Store, passage_coverage
+from vectorstore import DocumentStore, DocumentWrite, Embedder, NewChunk, passage_coverage
 
 Status = Literal["added", "updated", "unchanged"]
 
@@ -38,7 +38,7 @@ class Pipeline:
 
     def __init__(
         self,
-        store: Store,
+        store: DocumentStore,
         embedder: Embedder,
         *,
         chunk_tokens: int = 256,
@@ -84,7 +84,9 @@ class Pipeline:
         for doc in docs:
             digest = self.content_hash(doc)
             old = known.get(doc.id)
-            if old == digest:
+            # A store without transactions (Milvus) may hold a row whose chunks a crash
+            # cut short: written again, as the same rows.
+            if old == digest and (doc.id not in stored or self.store.complete(stored[doc.id])):
                 chunks = stored[doc.id].chunks if doc.id in stored else 0
                 result = DocResult(doc.id, doc.source, "unchanged", chunks)
                 results.append(result)

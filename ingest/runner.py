@@ -101,6 +101,8 @@ def run_ingest(
         summary.deleted = _delete_missing(pipeline, found.roots, loaded_sources, produced)
     for path, reason in summary.failures:
         warn(f"failed: {path}: {reason}")
+    # What a write cut short by a crash left unseen (a store without transactions).
+    pipeline.store.sweep_orphans()
     pipeline.store.flush()
     summary.seconds = time.perf_counter() - start
     return summary

@@ -22,7 +22,7 @@ from app.tooling.bench.server import free_port, wait_ready
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from vectorstore.embedders.hashing import HashEmbedder
-from vectorstore.store.store import DenseBackendName, Store
+from vectorstore.store.store import Store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -58,19 +58,8 @@ def embedder() -> HashEmbedder:
 
 
 @pytest.fixture
-def store_backend() -> DenseBackendName:
-    """The dense backend of the `store` fixture: a module that runs its tests against
-    every backend overrides this with a fixture parametrized over them."""
-    return "faiss"
-
-
-@pytest.fixture
-def store(
-    tmp_path: Path, embedder: HashEmbedder, store_backend: DenseBackendName
-) -> Iterator[Store]:
-    s = Store(
-        tmp_path / "store", embedder.model_name, embedder.dimension, dense_backend=store_backend
-    )
+def store(tmp_path: Path, embedder: HashEmbedder) -> Iterator[Store]:
+    s = Store(tmp_path / "store", embedder.model_name, embedder.dimension)
     yield s
     s.close()
 

@@ -39,11 +39,14 @@ if TYPE_CHECKING:
     from vectorstore.embedders.vocabulary import passage_coverage
     from vectorstore.keyword import analyzer
     from vectorstore.maintenance.check import check_store, repair_store
-    from vectorstore.maintenance.exporting import export_store, verify_export
+    from vectorstore.maintenance.check_milvus import check_milvus, repair_milvus
+    from vectorstore.maintenance.exporting import export_milvus, export_store, verify_export
     from vectorstore.maintenance.importing import import_store, needs_reembedding
+    from vectorstore.milvus.store import MilvusStore
     from vectorstore.search.fusion import reciprocal_rank_fusion
     from vectorstore.search.rerank import CrossEncoderReranker, Reranker
     from vectorstore.search.retriever import Retriever
+    from vectorstore.store.protocol import DocumentStore
     from vectorstore.store.readonly import recorded_model
     from vectorstore.store.rows import DocumentWrite
     from vectorstore.store.store import DB_FILE, Store
@@ -71,7 +74,7 @@ _WHERE = {
     "vectorstore.embedders.sentence_transformers": "SentenceTransformerEmbedder",
     "vectorstore.embedders.vocabulary": "passage_coverage",
     "vectorstore.maintenance.check": "check_store repair_store",
-    "vectorstore.maintenance.exporting": "export_store verify_export",
+    "vectorstore.maintenance.exporting": "export_milvus export_store verify_export",
     "vectorstore.maintenance.importing": "import_store needs_reembedding",
     "vectorstore.search.fusion": "reciprocal_rank_fusion",
     "vectorstore.search.rerank": "CrossEncoderReranker Reranker",
@@ -79,6 +82,9 @@ _WHERE = {
     "vectorstore.store.readonly": "recorded_model",
     "vectorstore.store.rows": "DocumentWrite",
     "vectorstore.store.store": "DB_FILE Store",
+    "vectorstore.store.protocol": "DocumentStore",
+    "vectorstore.milvus.store": "MilvusStore",
+    "vectorstore.maintenance.check_milvus": "check_milvus repair_milvus",
     "vectorstore.types": (
         "DocumentInfo Finding NewChunk SearchHit SearchMode StoredChunk StoreError"
     ),
@@ -114,12 +120,17 @@ __all__ = [
     "SearchMode",
     "SentenceTransformerEmbedder",
     "Store",
+    "DocumentStore",
+    "MilvusStore",
     "StoreError",
     "StoredChunk",
     "analyzer",
     "check_store",
     "ensure_joined",
+    "export_milvus",
     "export_store",
+    "check_milvus",
+    "repair_milvus",
     "gpu_wanted",
     "import_store",
     "index_kinds",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli.common import embedder_for, settings_from
 
 if TYPE_CHECKING:
+    from app.config import Settings
     from vectorstore import Finding
 
 
@@ -38,13 +39,13 @@ def add_parser(sub: Any, common: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 when sound, 1 when not; a missing or unreadable store raises (exit 2)."""
-    from app.services import dense_options
     from vectorstore import check_store, repair_store
 
     settings = settings_from(args)
+    if settings.store_backend == "milvus":
+        return _check_milvus(settings, args.repair)
     folder = settings.store
-    backend = settings.store_backend
-    findings = check_store(folder, settings.index_kind, settings.embedding_model, backend)
+    findings = check_store(folder, settings.index_kind, settings.embedding_model)
     problems = _report(folder, findings)
     if not problems:
         return 0
@@ -59,13 +60,34 @@ def cmd_check(args: argparse.Namespace) -> int:
             "rebuilds from; fix that first (re-ingest the documents named, or restore a backup)"
         )
         return 1
-    repair_store(folder, settings.index_kind, **dense_options(settings))
+    repair_store(folder, settings.index_kind)
     print("repaired: rebuilt the keyword and dense indexes from SQLite; checking again")
-    findings = check_store(folder, settings.index_kind, settings.embedding_model, backend)
+    findings = check_store(folder, settings.index_kind, settings.embedding_model)
     return 1 if _report(folder, findings) else 0
 
 
-def _report(folder: Path, findings: list[Finding]) -> list[Finding]:
+def _check_milvus(settings: Settings, repair: bool) -> int:
+    from app.services import open_milvus
+    from vectorstore import check_milvus, repair_milvus
+
+    store = open_milvus(settings, None)
+    where = f"{store.uri} ({store.name})"
+    try:
+        problems = _report(where, check_milvus(store, settings.embedding_model))
+        if not problems:
+            return 0
+        if not repair or any(not f.repairable for f in problems):
+            if any(f.repairable for f in problems):
+                print("`ragqa check --repair` deletes stray chunks and re-indexes the terms")
+            return 1
+        repair_milvus(store)
+        print("repaired: deleted stray chunks and wrote the keyword terms again; checking again")
+        return 1 if _report(where, check_milvus(store, settings.embedding_model)) else 0
+    finally:
+        store.close()
+
+
+def _report(folder: Path | str, findings: list[Finding]) -> list[Finding]:
     """Print one line per check and a verdict; the findings that are problems."""
     for finding in findings:
         print(finding.line())
@@ -75,10 +97,19 @@ def _report(folder: Path, findings: list[Finding]) -> list[Finding]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from vectorstore import export_store
+    from vectorstore import export_milvus, export_store
 
     settings = settings_from(args)
-    header = export_store(settings.store, args.file)
+    if settings.store_backend == "milvus":
+        from app.services import open_milvus
+
+        store = open_milvus(settings, None)
+        try:
+            header = export_milvus(store, args.file)
+        finally:
+            store.close()
+    else:
+        header = export_store(settings.store, args.file)
     model = f"{header.embedding_model}, {header.dimension}-d" if header.dimension else "no vectors"
     print(
         f"exported {header.documents} documents, {header.chunks} chunks ({model}) to "
@@ -95,7 +126,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     # Every line is read and checked before the store is even opened: a bad file leaves
     # the store (or its absence) exactly as it was.
     header = verify_export(args.file)
-    recorded, _ = recorded_model(settings.store)
+    recorded, _ = (
+        recorded_milvus(settings)
+        if settings.store_backend == "milvus"
+        else recorded_model(settings.store)
+    )
     # A model asked for (flag or RAGQA_EMBEDDING_MODEL) wins; then the store's own; a
     # store with no vectors yet takes the export's, so nothing needs embedding again.
     if "embedding_model" in settings.model_fields_set:
@@ -127,3 +162,17 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     print(summary.line())
     return 0
+
+
+def recorded_milvus(settings: Settings) -> tuple[str | None, int | None]:
+    """The model and dimension a store in Milvus records; (None, None) before its first
+    vector."""
+    from app.services import open_milvus
+
+    store = open_milvus(settings, None)
+    try:
+        if store.dimension is None:
+            return None, None
+        return store.embedding_model, store.dimension
+    finally:
+        store.close()

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from vectorstore import Store
+    from vectorstore import DocumentStore
 
 # Labels take these values only, so a client sending made-up methods or paths cannot grow
 # the series without bound.
@@ -136,7 +136,7 @@ class StoreCounts:
     """Documents and chunks of a store, counted again only when its content generation
     moved: COUNT(*) over a million chunks costs tens of ms at every scrape otherwise."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: DocumentStore) -> None:
         self._store = store
         self._seen: tuple[int, tuple[int, int]] | None = None
 

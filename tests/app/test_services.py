@@ -9,31 +9,32 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.services import open_store
-from vectorstore.dense.faiss_index import DenseIndex
-from vectorstore.dense.milvus import MILVUS_FILE, MilvusDense
 from vectorstore.embedders.hashing import HashEmbedder
-from vectorstore.store.store import DocumentWrite
+from vectorstore.milvus.store import LITE_FILE, MilvusStore
+from vectorstore.store.store import DocumentWrite, Store
 from vectorstore.types import NewChunk
 
 
 @pytest.mark.milvus
-def test_the_settings_pick_the_dense_backend(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_settings_pick_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     emb = HashEmbedder()
     chunks = [NewChunk("alpha beta", "")]
     vectors = emb.embed([c.indexed_text for c in chunks])
     kinds = {}
     for backend, folder in (("faiss", "f"), ("milvus", "m")):
         monkeypatch.setenv("RAGQA_STORE_BACKEND", backend)
-        monkeypatch.setenv("RAGQA_MILVUS_COLLECTION", "test_chunks")
+        monkeypatch.setenv("RAGQA_MILVUS_COLLECTION", "test_store")
         store = open_store(Settings(store=tmp_path / folder), emb.model_name, emb.dimension)
         store.write_documents([DocumentWrite("a", "a", None, "h", {}, chunks, vectors)])
-        kinds[backend] = type(store.dense_index())
+        kinds[backend] = type(store)
         store.close()
-    assert kinds == {"faiss": DenseIndex, "milvus": MilvusDense}
-    assert (tmp_path / "m" / MILVUS_FILE).exists() and not (tmp_path / "f" / MILVUS_FILE).exists()
-    assert '"collection": "test_chunks"' in (tmp_path / "m" / "milvus.json").read_text()
+    assert kinds == {"faiss": Store, "milvus": MilvusStore}
+    # The Milvus store keeps nothing in its folder but Milvus Lite's own file.
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [LITE_FILE]
+    assert not (tmp_path / "f" / LITE_FILE).exists()
+    reopened = MilvusStore(None, folder=tmp_path / "m", name="test_store")
+    assert reopened.stats()["documents"] == 1
+    reopened.close()
 
 
 @pytest.mark.parametrize(

@@ -1,1 +1,1 @@
-"""Dense search: the FAISS index and its kinds, the Milvus collection."""
+"""Dense search: the FAISS index and its kinds."""

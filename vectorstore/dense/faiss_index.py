@@ -51,7 +51,7 @@ def _apply_search_threads() -> None:
 
 
 class DenseBackend(Protocol):
-    """What the Store needs of a dense index: this FAISS one, or MilvusDense."""
+    """What the Store needs of a dense index."""
 
     generation: int  # the store generation the index reflects
 

@@ -1,4 +1,4 @@
-"""Keeping the dense index in step with the store: a FAISS file, or a Milvus collection.
+"""Keeping the dense index in step with the store: a FAISS file.
 
 SQLite is the source of truth; the dense index is derived from its embeddings and stamped
 with the store generation it reflects. A keeper applies this process's own writes
@@ -21,12 +21,9 @@ import numpy as np
 from vectorstore.dense import index_kinds
 from vectorstore.dense.faiss_index import DenseBackend, DenseIndex
 from vectorstore.dense.index_kinds import IndexChoice
-from vectorstore.types import StoreError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
-
-    from vectorstore.dense.milvus import MilvusDense
 
 log = logging.getLogger("ragqa")
 
@@ -165,114 +162,3 @@ class FaissKeeper:
             index = DenseIndex.from_rows(_rows(conn), dimension, kind, count, training)
             index.generation = self._store.generation()
         return index
-
-
-class MilvusKeeper:
-    """A Milvus collection (Milvus Lite in the store folder when `uri` is empty, else the
-    server there), which other processes may share. Nothing connects until the first
-    search or write needs it."""
-
-    def __init__(self, store: StoreSide, uri: str, token: str, collection: str) -> None:
-        self._store = store
-        self._options = {"uri": uri, "token": token, "collection": collection}
-        self._lock = threading.RLock()
-        self._milvus: MilvusDense | None = None
-        self._builds = 0  # rebuilds so far: a thread that waited on another's skips its own
-
-    def index(self) -> MilvusDense | None:
-        """The collection, rebuilt from SQLite when its record is behind the store's
-        generation (a process died between a commit and its Milvus write) or, on first
-        use, when it holds another number of vectors than SQLite has chunks (it was
-        changed or emptied behind the store's back)."""
-        if self._store.dimension is None:
-            return None
-        with self._lock:
-            opened = self._milvus is None
-            index = self._open()
-            gen = self._store.generation()
-            if index.generation != gen:
-                index.generation = index.recorded()  # another process may have caught up
-            current = index.generation == gen
-            if current and not (opened and len(index) != self._chunk_count()):
-                return index
-            builds = self._builds
-        if self._store.read_only:
-            return index  # nothing here may change: searched as it is
-        # Another process writing brings the collection up to date as it goes: search it
-        # as it is rather than wait, unless there is none yet to search.
-        on_wait = _writer_busy if index.exists() else None
-        try:
-            # The write lock before the index lock, as writers take them.
-            with self._store.writer(on_wait=on_wait), self._lock:
-                if self._builds == builds:
-                    self._fill(index)
-        except _WriterBusy:
-            pass
-        return index
-
-    def apply(self, generation: int, removed: list[int], added: Added) -> None:
-        """A write that fails, or a process that dies before it, leaves the collection's
-        record behind SQLite: the next use rebuilds it from SQLite, where the write is
-        safe."""
-        with self._lock:
-            index = self._milvus
-            if index is None or index.generation != generation - 1:
-                return
-            index.generation = -1  # until the writes below are all done
-            try:
-                _apply(index, removed, added)
-            except Exception as exc:
-                # The documents are committed to SQLite, so the write succeeded; the
-                # collection, left unrecorded, is rebuilt from SQLite on next use.
-                log.warning("Milvus write failed (%s); the collection will be rebuilt", exc)
-                return
-            index.record(generation)
-
-    def rebuild(self) -> None:
-        with self._lock:
-            self._fill(self._open())
-
-    def flush(self) -> None:
-        try:
-            index = self.index()
-            if index is not None:
-                index.flush()
-        except StoreError as exc:
-            # Milvus Lite admits one process: an ingest beside a running server leaves
-            # the collection to the server, which rebuilds it on its next search.
-            log.warning("the Milvus collection was not updated: %s", exc)
-
-    def close(self) -> None:
-        if self._milvus is not None:
-            with self._lock:
-                self._milvus.close()  # Milvus Lite's file lock goes with the last client
-                self._milvus = None
-
-    def _open(self) -> MilvusDense:
-        from vectorstore.dense.milvus import MilvusDense
-
-        dimension = self._store.dimension
-        assert dimension is not None
-        if self._milvus is None:
-            self._milvus = MilvusDense(self._store.folder, dimension, **self._options)
-        return self._milvus
-
-    def _chunk_count(self) -> int:
-        with self._store.snapshot() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-
-    def _fill(self, index: MilvusDense) -> None:
-        """Rebuild the collection from SQLite's embeddings; the caller holds the write lock."""
-        self._builds += 1
-        with self._store.snapshot() as conn:
-            gen = self._store.generation()
-            index.rebuild(_rows(conn))
-        index.record(gen)
-
-
-class _WriterBusy(Exception):
-    """Another process holds the write lock (raised from the write lock's on_wait)."""
-
-
-def _writer_busy() -> None:
-    raise _WriterBusy

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from vectorstore.dense.index_kinds import IndexChoice
 from vectorstore.maintenance import check_indexes
 from vectorstore.store.readonly import meta, open_readonly
 from vectorstore.store.schema import SCHEMA_VERSION
-from vectorstore.store.store import DB_FILE, DenseBackendName, Store
+from vectorstore.store.store import DB_FILE, Store
 from vectorstore.types import Finding
 
 
@@ -22,7 +21,6 @@ def check_store(
     folder: Path,
     index_kind: IndexChoice = "auto",
     configured_model: str | None = None,
-    dense_backend: DenseBackendName = "faiss",
 ) -> list[Finding]:
     """Every check, in order; raises StoreUnavailableError when there is no store to read.
     `configured_model`, if given, is compared with the recorded one (a note, not a fault:
@@ -36,10 +34,7 @@ def check_store(
         values = meta(conn)
         findings = [sqlite, _model(conn, values, configured_model), _documents(conn)]
         findings += check_indexes.keyword_findings(conn, values, Path(folder) / DB_FILE)
-        if dense_backend == "milvus":
-            findings += check_indexes.milvus_findings(conn, values)
-        else:
-            findings += check_indexes.dense_findings(conn, values, Path(folder), index_kind)
+        findings += check_indexes.dense_findings(conn, values, Path(folder), index_kind)
         return findings
     except sqlite3.DatabaseError as exc:
         # Damage integrity_check did not see (it skips virtual tables' own structures).
@@ -48,11 +43,9 @@ def check_store(
         conn.close()
 
 
-def repair_store(folder: Path, index_kind: IndexChoice = "auto", **dense: Any) -> None:
-    """Rebuild the keyword index and the dense index (the saved FAISS file, or the Milvus
-    collection: `dense` holds the Store's dense_backend and milvus_* arguments) from the
-    chunk rows, under the store's write lock. The documents and chunks themselves are
-    never changed."""
+def repair_store(folder: Path, index_kind: IndexChoice = "auto") -> None:
+    """Rebuild the keyword index and the saved FAISS file from the chunk rows, under the
+    store's write lock. The documents and chunks themselves are never changed."""
     conn = open_readonly(folder)
     try:
         values = meta(conn)
@@ -61,7 +54,7 @@ def repair_store(folder: Path, index_kind: IndexChoice = "auto", **dense: Any) -
     dimension = values.get("embedding_dimension")
     # The recorded model, whatever is configured: repair must not trip the model guard.
     model = values.get("embedding_model", "unrecorded")
-    store = Store(folder, model, int(dimension) if dimension else None, index_kind, **dense)
+    store = Store(folder, model, int(dimension) if dimension else None, index_kind)
     try:
         with store.writer():
             store.rebuild_indexes()

@@ -159,19 +159,6 @@ def dense_findings(
     return [embeddings, file_finding, on_open]
 
 
-def milvus_findings(conn: sqlite3.Connection, meta: dict[str, str]) -> list[Finding]:
-    """The stored vectors; the Milvus collection itself is not read (a check opens
-    nothing but SQLite, and Milvus Lite admits one process at a time)."""
-    if meta.get("embedding_dimension") is None:
-        return [Finding("dense index", True, "none: the store holds no vectors")]
-    embeddings, _ = _embeddings(conn, int(meta["embedding_dimension"]), None)
-    note = (
-        "milvus (not checked): the store rebuilds the collection from SQLite when it is "
-        f"behind or holds another number of vectors; {REPAIR}"
-    )
-    return [embeddings, Finding("dense index", True, note)]
-
-
 def _saved_file(
     path: Path, dimension: int, generation: int, index_kind: IndexChoice
 ) -> tuple[DenseIndex | None, Finding | None]:

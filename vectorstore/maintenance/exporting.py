@@ -33,10 +33,12 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from vectorstore.store.readonly import meta, open_readonly
-from vectorstore.types import StoreError
+from vectorstore.types import DocumentInfo, StoredChunk, StoreError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from vectorstore.milvus.store import MilvusStore
 
 FORMAT = "ragqa-export"
 VERSION = 1
@@ -85,6 +87,59 @@ def export_store(folder: Path, out: Path) -> ExportHeader:
     finally:
         conn.close()
     return header
+
+
+def export_milvus(store: MilvusStore, out: Path) -> ExportHeader:
+    """Write a store in Milvus to `out`, a document at a time (each read as one version:
+    Milvus has no snapshot, so a document written meanwhile may or may not be in it). The
+    header must count what follows, so the documents go to a scratch file first."""
+    tmp = out.with_name(out.name + ".partial")
+    body = out.with_name(out.name + ".body")
+    documents = chunks = 0
+    try:
+        with body.open("w", encoding="utf-8") as f:
+            for doc_id in sorted(store.all_documents()):
+                found = store.document_rows(doc_id)
+                if found is not None:  # else deleted since listed
+                    _write_line(f, _record(*found))
+                    documents += 1
+                    chunks += len(found[1])
+        model = store.embedding_model if store.dimension else None
+        header = ExportHeader(model, store.dimension, documents, chunks)
+        with gzip.open(tmp, "wt", encoding="utf-8") as f, body.open(encoding="utf-8") as lines:
+            _write_line(f, {"format": FORMAT, "version": VERSION, **_header_fields(header)})
+            for line in lines:
+                f.write(line)
+            _write_line(f, {"end": True, "documents": documents, "chunks": chunks})
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise StoreError(f"cannot write {out}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+        body.unlink(missing_ok=True)
+    return header
+
+
+def _record(
+    info: DocumentInfo, rows: list[tuple[StoredChunk, NDArray[np.float32]]]
+) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "source": info.source,
+        "title": info.title,
+        "content_hash": info.content_hash,
+        "metadata": info.metadata,
+        "ingested_at": info.ingested_at,
+        "chunks": [
+            {
+                "text": chunk.text,
+                "context": chunk.context,
+                "metadata": chunk.metadata,
+                "embedding": base64.b64encode(np.asarray(vec, np.float32).tobytes()).decode(),
+            }
+            for chunk, vec in rows
+        ],
+    }
 
 
 def _header_fields(header: ExportHeader) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from vectorstore.maintenance.exporting import (
     read_documents,
     verify_export,
 )
-from vectorstore.store.store import DocumentWrite, Store
+from vectorstore.store.protocol import DocumentStore
+from vectorstore.store.rows import DocumentWrite
 from vectorstore.types import NewChunk
 
 # Chunks per transaction (and per embed call when re-embedding): a failure part-way keeps
@@ -47,7 +48,7 @@ def needs_reembedding(header: ExportHeader, model: str) -> bool:
 
 
 def import_store(
-    store: Store,
+    store: DocumentStore,
     path: Path,
     embedder: Embedder | None = None,
     *,
@@ -76,12 +77,13 @@ def import_store(
             )
     summary = ImportSummary()
     with store.writer():
-        known = {doc_id: info.content_hash for doc_id, info in store.all_documents().items()}
+        stored = store.all_documents()
         batch: list[ExportedDocument] = []
         size = 0
         for doc in read_documents(path):
-            old = known.get(doc.id)
-            if old == doc.content_hash:
+            info = stored.get(doc.id)
+            old = info.content_hash if info else None
+            if info is not None and old == doc.content_hash and store.complete(info):
                 summary.unchanged += 1
                 continue
             if old is None:
@@ -101,7 +103,10 @@ def import_store(
 
 
 def _write(
-    store: Store, batch: list[ExportedDocument], embedder: Embedder | None, summary: ImportSummary
+    store: DocumentStore,
+    batch: list[ExportedDocument],
+    embedder: Embedder | None,
+    summary: ImportSummary,
 ) -> None:
     chunked = [[NewChunk(text, context, meta) for text, context, meta in d.texts] for d in batch]
     vectors = [d.embeddings for d in batch]

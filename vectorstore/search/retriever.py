@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from vectorstore.embedders.base import Embedder
     from vectorstore.search.rerank import Reranker
-    from vectorstore.store.store import Store
+    from vectorstore.store.protocol import DocumentStore
 
 # Candidates each side contributes to fusion: deep enough that a chunk ranked well by one
 # retriever and poorly by the other still meets in the fused list, and that the z-scores
@@ -42,7 +42,7 @@ class Retriever:
 
     def __init__(
         self,
-        store: Store,
+        store: DocumentStore,
         embedder: Embedder,
         reranker: Reranker | None = None,
         rerank_depth: int = 30,

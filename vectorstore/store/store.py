@@ -1,5 +1,5 @@
-"""The Store: SQLite (documents, chunks, embeddings, FTS5) as the source of truth + a dense
-index derived from it (FAISS, or a Milvus collection)."""
+"""The Store: SQLite (documents, chunks, embeddings, FTS5) as the source of truth + a FAISS
+index derived from it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vectorstore.dense import index_kinds
 from vectorstore.dense.faiss_index import DenseBackend
 from vectorstore.dense.index_kinds import IndexChoice
-from vectorstore.dense.keeper import INDEX_FILE, DenseKeeper, FaissKeeper, MilvusKeeper
+from vectorstore.dense.keeper import INDEX_FILE, DenseKeeper, FaissKeeper
 from vectorstore.keyword import columns
 from vectorstore.keyword.index import KeywordIndex
 from vectorstore.store import identity, reads, rows
@@ -35,12 +35,10 @@ from vectorstore.types import (
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-DenseBackendName = Literal["faiss", "milvus"]
-
 log = logging.getLogger("ragqa")
 
 DB_FILE = "store.sqlite3"
-__all__ = ["DB_FILE", "INDEX_FILE", "DenseBackendName", "DocumentWrite", "Store"]
+__all__ = ["DB_FILE", "INDEX_FILE", "DocumentWrite", "Store"]
 
 
 class Store:
@@ -57,17 +55,9 @@ class Store:
         dimension: int | None = None,
         index_kind: IndexChoice = "auto",
         flat_max: int = index_kinds.FLAT_MAX,
-        dense_backend: DenseBackendName = "faiss",
-        milvus_uri: str = "",
-        milvus_token: str = "",
-        milvus_collection: str = "ragqa_chunks",
     ) -> None:
-        """`index_kind` picks the FAISS index (`auto`: exact below `flat_max` vectors).
-        `dense_backend="milvus"` searches a Milvus collection instead: Milvus Lite in the
-        store folder when `milvus_uri` is empty, else the server at that URI. Nothing
-        connects to Milvus until the first search or write needs it."""
+        """`index_kind` picks the FAISS index (`auto`: exact below `flat_max` vectors)."""
         self.folder = Path(folder)
-        self.dense_backend: DenseBackendName = dense_backend
         self.embedding_model = embedding_model
         self.index_kind: IndexChoice = index_kind
         self.flat_max = flat_max
@@ -83,11 +73,7 @@ class Store:
         self._local = threading.local()
         self._lock = WriteLock(self.folder / "write.lock")
         self.keywords = KeywordIndex(self._conn, self._connect, self.generation)
-        self.dense: DenseKeeper = (
-            MilvusKeeper(self, milvus_uri, milvus_token, milvus_collection)
-            if dense_backend == "milvus"
-            else FaissKeeper(self, index_kind, flat_max)
-        )
+        self.dense: DenseKeeper = FaissKeeper(self, index_kind, flat_max)
         self._init_schema()
         self.dimension = identity.check_model(self._conn(), self.folder, embedding_model, dimension)
         self._check_analyzer()
@@ -243,8 +229,7 @@ class Store:
                 self.keywords.add(conn, [(row, context, text) for row, context, text, _ in written])
                 added.extend((row, vec) for row, _, _, vec in written)
 
-        # One lock across both: no rebuild of a Milvus collection (which other processes
-        # share) may run between this commit and this write to it.
+        # One lock across both: no rebuild may run between this commit and this write.
         with self._writing():
             gen = self._tx(body)
             self.dense.apply(gen, removed, added)
@@ -315,6 +300,14 @@ class Store:
 
     def get_chunks(self, doc_id: str) -> list[StoredChunk]:
         return reads.get_chunks(self._conn(), doc_id)
+
+    def sweep_orphans(self) -> int:
+        """None to sweep: a write is one transaction."""
+        return 0
+
+    def complete(self, info: DocumentInfo) -> bool:
+        """Always: a document and its chunks are written in one transaction."""
+        return True
 
     def list_documents(self, offset: int = 0, limit: int = 100) -> tuple[list[DocumentInfo], int]:
         return reads.list_documents(self._conn(), offset, limit)

@@ -1,5 +1,5 @@
 """The store on disk: add, update, delete, reopen, rebuild the dense index, refuse a
-mismatched model; every test runs with each dense backend (FAISS, Milvus Lite)."""
+mismatched model."""
 
 from __future__ import annotations
 
@@ -9,36 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vectorstore.dense.milvus import DEFAULT_COLLECTION, MILVUS_FILE
 from vectorstore.embedders.hashing import HashEmbedder
 from vectorstore.search.retriever import Retriever
-from vectorstore.store.store import INDEX_FILE, DenseBackendName, DocumentWrite, Store
+from vectorstore.store.store import INDEX_FILE, DocumentWrite, Store
 from vectorstore.types import EmbeddingMismatchError, NewChunk
 
 
-@pytest.fixture(params=["faiss", pytest.param("milvus", marks=pytest.mark.milvus)])
-def store_backend(request: pytest.FixtureRequest) -> DenseBackendName:
-    return request.param  # type: ignore[no-any-return]
+def open_store(folder: Path, emb: HashEmbedder) -> Store:
+    return Store(folder, emb.model_name, emb.dimension)
 
 
-def open_store(folder: Path, emb: HashEmbedder, backend: DenseBackendName) -> Store:
-    return Store(folder, emb.model_name, emb.dimension, dense_backend=backend)
-
-
-def lose_dense_index(folder: Path, backend: DenseBackendName) -> None:
+def lose_dense_index(folder: Path) -> None:
     """Delete the derived dense index behind a closed store's back."""
-    if backend == "faiss":
-        assert (folder / INDEX_FILE).exists()
-        (folder / INDEX_FILE).unlink()
-        return
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(str(folder / MILVUS_FILE))
-    target = client.describe_alias(DEFAULT_COLLECTION)["collection_name"]
-    client.drop_alias(DEFAULT_COLLECTION)
-    client.drop_collection(target)
-    assert client.list_collections() == []
-    client.close()
+    assert (folder / INDEX_FILE).exists()
+    (folder / INDEX_FILE).unlink()
 
 
 def write(
@@ -65,31 +49,29 @@ def test_add_search_update_delete(store: Store, embedder: HashEmbedder) -> None:
     assert {h.document_id for h in retriever.search("cat mat", 5, "hybrid")} <= {"b.md"}
 
 
-def test_reopen_and_rebuild_the_dense_index_after_it_is_deleted(
-    tmp_path: Path, store_backend: DenseBackendName
-) -> None:
+def test_reopen_and_rebuild_the_dense_index_after_it_is_deleted(tmp_path: Path) -> None:
     emb = HashEmbedder()
-    store = open_store(tmp_path / "s", emb, store_backend)
+    store = open_store(tmp_path / "s", emb)
     write(store, emb, "a.md", ["alpha beta gamma"])
     write(store, emb, "b.md", ["delta epsilon"])
     store.flush()
     store.close()
-    lose_dense_index(tmp_path / "s", store_backend)
-    reopened = open_store(tmp_path / "s", emb, store_backend)
+    lose_dense_index(tmp_path / "s")
+    reopened = open_store(tmp_path / "s", emb)
     assert len(reopened.dense_index()) == 2  # type: ignore[arg-type]
     top = Retriever(reopened, emb).search("delta epsilon", 1, "dense")
     assert top[0].document_id == "b.md"
 
 
-def test_a_stale_dense_index_is_rebuilt(tmp_path: Path, store_backend: DenseBackendName) -> None:
+def test_a_stale_dense_index_is_rebuilt(tmp_path: Path) -> None:
     emb = HashEmbedder()
-    store = open_store(tmp_path / "s", emb, store_backend)
+    store = open_store(tmp_path / "s", emb)
     write(store, emb, "a.md", ["alpha"])
     store.flush()
     # Another process writes after the index was saved: the saved index is now stale.
-    other = open_store(tmp_path / "s", emb, store_backend)
+    other = open_store(tmp_path / "s", emb)
     write(other, emb, "b.md", ["omega"])
-    fresh = open_store(tmp_path / "s", emb, store_backend)
+    fresh = open_store(tmp_path / "s", emb)
     assert sorted(fresh.dense_index().ids().tolist()) == sorted(  # type: ignore[union-attr]
         [int(i) for i in np.arange(1, 3)]
     )
@@ -100,27 +82,23 @@ def test_a_stale_dense_index_is_rebuilt(tmp_path: Path, store_backend: DenseBack
     }
 
 
-def test_mismatched_embedding_model_is_refused_with_advice(
-    tmp_path: Path, store_backend: DenseBackendName
-) -> None:
+def test_mismatched_embedding_model_is_refused_with_advice(tmp_path: Path) -> None:
     emb = HashEmbedder()
-    store = open_store(tmp_path / "s", emb, store_backend)
+    store = open_store(tmp_path / "s", emb)
     write(store, emb, "a.md", ["alpha"])
     store.dense_index()  # the Milvus collection exists too: the refusal is still first
     with pytest.raises(EmbeddingMismatchError, match="rebuild") as info:
-        Store(tmp_path / "s", "some/other-model", dense_backend=store_backend)
+        Store(tmp_path / "s", "some/other-model")
     assert "RAGQA_EMBEDDING_MODEL" in str(info.value)
 
 
-def test_a_corrupt_database_file_gives_a_clear_error(
-    tmp_path: Path, store_backend: DenseBackendName
-) -> None:
+def test_a_corrupt_database_file_gives_a_clear_error(tmp_path: Path) -> None:
     from vectorstore.types import StoreError
 
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "store.sqlite3").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a usable database"):
-        Store(tmp_path / "s", "hash", dense_backend=store_backend)
+        Store(tmp_path / "s", "hash")
 
 
 def test_readers_never_see_half_a_document(store: Store, embedder: HashEmbedder) -> None:
@@ -142,11 +120,9 @@ def test_readers_never_see_half_a_document(store: Store, embedder: HashEmbedder)
     assert seen == {20}
 
 
-def test_keyword_index_is_rebuilt_when_the_analyzer_changes(
-    tmp_path: Path, store_backend: DenseBackendName
-) -> None:
+def test_keyword_index_is_rebuilt_when_the_analyzer_changes(tmp_path: Path) -> None:
     emb = HashEmbedder()
-    store = open_store(tmp_path / "s", emb, store_backend)
+    store = open_store(tmp_path / "s", emb)
     write(store, emb, "a.md", ["GPT-3 has many parameters", "and a long context window"])
     conn = store._conn()
     # as if built by an older version: one column, other terms
@@ -157,17 +133,15 @@ def test_keyword_index_is_rebuilt_when_the_analyzer_changes(
     conn.execute("INSERT INTO chunks_fts (rowid, terms) VALUES (1, 'unrelated')")
     conn.execute("UPDATE meta SET value = 'old' WHERE key = 'analyzer_version'")
     assert store.lexical("gpt-3", 5) == []
-    reopened = open_store(tmp_path / "s", emb, store_backend)
+    reopened = open_store(tmp_path / "s", emb)
     # the first chunk is found by its own words, the second by its neighbour's
     assert [i for i, _ in reopened.lexical("gpt-3", 5)] == [1, 2]
     assert reopened.document_frequencies(["paramet"]) == ({"paramet": 2}, 2)
 
 
-def test_keywords_weigh_headings_over_text_over_neighbours(
-    tmp_path: Path, store_backend: DenseBackendName
-) -> None:
+def test_keywords_weigh_headings_over_text_over_neighbours(tmp_path: Path) -> None:
     emb = HashEmbedder()
-    store = open_store(tmp_path / "s", emb, store_backend)
+    store = open_store(tmp_path / "s", emb)
     chunks = [NewChunk("intro words", "Setup"), NewChunk("kafka brokers here", "Setup")]
     chunks += [NewChunk("more words", "Kafka")]
     vectors = emb.embed([c.indexed_text for c in chunks])
