@@ -252,19 +252,28 @@ def replica(folder: Path, uri: str) -> LiveServer:
 
 def test_two_replicas_serve_one_store(milvus_server: str, tmp_path: Path) -> None:
     note = b"# Rotation\n\nThe on-call rotation changes every Tuesday at noon.\n"
+    other = b"# Pager\n\nThe pager goes to the secondary after ten minutes.\n"
     with replica(tmp_path / "a", milvus_server) as a, replica(tmp_path / "b", milvus_server) as b:
+        files = {"files": ("pager.md", other, "text/markdown")}
+        assert httpx.post(f"{a.url}/api/documents", files=files, timeout=60).is_success
+        question = {"question": "When does the on-call rotation change?"}
+        before = httpx.post(f"{b.url}/api/ask", json=question, timeout=60).json()
+        assert not before["grounded"]
         files = {"files": ("rotation.md", note, "text/markdown")}
         added = httpx.post(f"{a.url}/api/documents", files=files, timeout=60).json()
         assert added["documents"][0]["status"] == "added"
-        # Found through the other replica at once (the collections read strongly).
+        # Found and answered through the other replica at once (the collections read
+        # strongly).
         query = {"query": "when does the on-call rotation change", "top_k": 3}
         found = httpx.post(f"{b.url}/api/search", json=query, timeout=60).json()["results"]
         assert found and found[0]["document_id"] == "rotation.md"
-        assert httpx.get(f"{b.url}/api/stats", timeout=60).json()["documents"] == 1
+        after = httpx.post(f"{b.url}/api/ask", json=question, timeout=60).json()
+        assert after["grounded"] and after["sources"][0]["document_id"] == "rotation.md"
+        assert httpx.get(f"{b.url}/api/stats", timeout=60).json()["documents"] == 2
         assert httpx.delete(f"{b.url}/api/documents/rotation.md", timeout=60).status_code == 204
         assert httpx.get(f"{a.url}/api/documents/rotation.md", timeout=60).status_code == 404
         left = httpx.post(f"{a.url}/api/search", json=query, timeout=60).json()["results"]
-        assert left == []
+        assert all(r["document_id"] != "rotation.md" for r in left)
 
 
 def test_two_ingests_at_once_write_each_document_once(milvus_server: str, tmp_path: Path) -> None:
@@ -289,3 +298,16 @@ def test_two_ingests_at_once_write_each_document_once(milvus_server: str, tmp_pa
     assert all(store.complete(info) for info in store.all_documents().values())
     for s in stores:
         s.close()
+
+
+def test_a_new_documents_terms_count_in_another_process_within_a_second(
+    milvus_server: str,
+) -> None:
+    writer, reader = open_store(uri=milvus_server), open_store(uri=milvus_server)
+    writer.write_documents([doc("a", OLD, "v1")])
+    assert reader.document_frequencies(["rotat"]) == ({}, 2)  # read once, then kept
+    writer.write_documents([doc("b", ["The rotation changes on Tuesday."], "v1")])
+    time.sleep(1.1)
+    assert reader.document_frequencies(["rotat", "lora"]) == ({"rotat": 1, "lora": 1}, 3)
+    writer.close()
+    reader.close()
