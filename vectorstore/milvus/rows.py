@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from vectorstore.milvus import keywords
-from vectorstore.milvus.collections import MAX_TEXT, with_no_vector
+from vectorstore.milvus.collections import MAX_ID, MAX_TEXT, with_no_vector
 from vectorstore.store.rows import DocumentWrite
-from vectorstore.types import DocumentInfo, StoredChunk
+from vectorstore.types import DocumentInfo, StoredChunk, StoreError
 
 CHUNK_FIELDS = ["id", "document_id", "version", "ord", "text", "context", "metadata"]
 DOC_FIELDS = ["id", "source", "title", "content_hash", "metadata", "chunk_count", "ingested_at"]
@@ -59,11 +59,13 @@ def chunk_rows(doc: DocumentWrite) -> list[dict[str, Any]]:
 
 
 def document_row(doc: DocumentWrite, now: str) -> dict[str, Any]:
+    if len(doc.id.encode()) > MAX_ID:
+        raise StoreError(f"document id {doc.id[:80]!r}... is longer than Milvus's {MAX_ID} bytes")
     return with_no_vector(
         {
             "id": doc.id,
-            "source": doc.source,
-            "title": doc.title,
+            "source": fit(doc.source, MAX_ID),
+            "title": None if doc.title is None else fit(doc.title, MAX_ID),
             "content_hash": doc.content_hash,
             "metadata": doc.metadata,
             "chunk_count": len(doc.chunks),
@@ -72,12 +74,12 @@ def document_row(doc: DocumentWrite, now: str) -> dict[str, Any]:
     )
 
 
-def fit(text: str) -> str:
-    """At most MAX_TEXT bytes (a longer chunk is cut; chunking keeps them far shorter)."""
+def fit(text: str, limit: int = MAX_TEXT) -> str:
+    """At most `limit` bytes (a longer chunk is cut; chunking keeps them far shorter)."""
     data = text.encode()
-    if len(data) <= MAX_TEXT:
+    if len(data) <= limit:
         return text
-    return data[:MAX_TEXT].decode(errors="ignore")
+    return data[:limit].decode(errors="ignore")
 
 
 def info(row: dict[str, Any]) -> DocumentInfo:

@@ -134,12 +134,12 @@ class MilvusStore:
         for doc in docs:
             if len(doc.embeddings):
                 self._record_model(int(doc.embeddings.shape[1]))
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        documents = {doc.id: rows.document_row(doc, now) for doc in docs}  # a repeat: the last
         chunk_rows = [row for doc in docs for row in rows.chunk_rows(doc)]
         if chunk_rows and not self._has_chunks:
             raise StoreError("no chunk collection: the store has no embedding dimension yet")
         self.tables.upsert_chunks(chunk_rows)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        documents = {doc.id: rows.document_row(doc, now) for doc in docs}  # a repeat: the last
         self.tables.client.upsert(self.tables.documents, list(documents.values()))  # commit
         self._sweep(list(documents))
         self._touch()

@@ -29,7 +29,7 @@ from ingest.runner import run_ingest
 from tests.conftest import FIXTURES, LiveServer
 from vectorstore import DocumentWrite, MilvusStore, NewChunk, Retriever
 from vectorstore.embedders.hashing import HashEmbedder
-from vectorstore.types import EmbeddingMismatchError
+from vectorstore.types import EmbeddingMismatchError, StoreError
 
 pytestmark = pytest.mark.milvus
 
@@ -311,3 +311,11 @@ def test_a_new_documents_terms_count_in_another_process_within_a_second(
     assert reader.document_frequencies(["rotat", "lora"]) == ({"rotat": 1, "lora": 1}, 3)
     writer.close()
     reader.close()
+
+
+def test_an_id_milvus_cannot_hold_is_refused_before_anything_is_written(
+    store: MilvusStore,
+) -> None:
+    with pytest.raises(StoreError, match="longer than Milvus's 4096 bytes"):
+        store.write_documents([doc("x" * 5000, ["some text"], "v1")])
+    assert total_chunks(store) == 3 and store.orphans() == 0
