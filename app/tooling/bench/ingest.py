@@ -97,8 +97,9 @@ def ingest_pass(
     pipeline: Pipeline, recorder: RecordingEmbedder, documents: Sequence[Document]
 ) -> Throughput:
     """The real pipeline into its (empty) store; `pipeline` must embed through `recorder`,
-    whose `texts` then hold exactly what was embedded."""
+    whose `texts` then hold exactly what was embedded (and `embed_s` how long it took)."""
     recorder.texts.clear()
+    recorder.embed_s = 0.0
     seconds, results = timed_ingest(pipeline, documents)
     tokens = sum(recorder.count_tokens(recorder.texts))  # counted after the clock stopped
     return Throughput("ragqa ingest", seconds, len(results), len(recorder.texts), tokens)

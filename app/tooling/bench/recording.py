@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 
 
 class RecordingEmbedder:
-    """Delegates to `inner`; `texts` collects every text passed to `embed`, in order.
+    """Delegates to `inner`; `texts` collects every text passed to `embed`, in order, and
+    `embed_s` the wall seconds spent in it (an ingest's share of embedding).
 
     Wrapping the embedder rather than re-deriving the chunks means the token figures and
     the floor use what the pipeline really embedded, whatever it decided to skip.
@@ -23,6 +25,7 @@ class RecordingEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.texts: list[str] = []
+        self.embed_s = 0.0
 
     @property
     def model_name(self) -> str:
@@ -44,7 +47,11 @@ class RecordingEmbedder:
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         self.texts.extend(texts)
-        return self.inner.embed(texts)
+        start = time.perf_counter()
+        try:
+            return self.inner.embed(texts)
+        finally:
+            self.embed_s += time.perf_counter() - start
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
         return self.inner.embed_query(text)

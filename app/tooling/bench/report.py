@@ -9,6 +9,8 @@ from pathlib import Path
 from app.tooling.bench.generation import GenerationResult
 from app.tooling.bench.generation_report import render as render_generation
 from app.tooling.bench.ingest import IngestResult, ReingestResult
+from app.tooling.bench.milvus import MilvusResult
+from app.tooling.bench.milvus_report import render_milvus
 from app.tooling.bench.peers import PeersResult
 from app.tooling.bench.peers_report import render_peers
 from app.tooling.bench.scale import ScaleResult
@@ -32,6 +34,7 @@ class BenchReport:
     peers: PeersResult | None = None
     generation: GenerationResult | None = None
     scale: ScaleResult | None = None
+    milvus: MilvusResult | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -192,6 +195,8 @@ def render(report: BenchReport, chart: str | None = None) -> str:
         lines += render_generation(report.generation)
     if report.scale:
         lines += render_scale(report.scale)
+    if report.milvus:
+        lines += render_milvus(report.milvus)
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines).rstrip() + "\n"
 

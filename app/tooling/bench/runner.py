@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import shutil
 import sys
 import time
@@ -22,15 +21,19 @@ from app.tooling.bench.ingest import (
     measure_reingest,
 )
 from app.tooling.bench.machine import describe, own_peak_rss_mib
+from app.tooling.bench.milvus import SQLITE, split, timed_writes
 from app.tooling.bench.peers import PeerSetup, peer_text, run_peers
 from app.tooling.bench.recording import RecordingEmbedder
 from app.tooling.bench.report import BenchReport
+from app.tooling.bench.search import NO_LIMIT, query_stream
 from ingest.document import Document
 from vectorstore import Embedder
 
 # The search load measures searches, not the per-client rate limit (which would refuse it).
-NO_LIMIT = {"RAGQA_RATE_LIMIT": "0"}
-SECTIONS = ("ingest", "peers", "reingest", "search", "startup", "generation", "scale")
+SECTIONS = ("ingest", "peers", "reingest", "search", "startup", "generation", "scale", "milvus")
+# Run when named only: it needs the milvus extra, and Milvus Lite's pure-Python engine
+# makes it slow on a full corpus.
+DEFAULT_SECTIONS = SECTIONS[:-1]
 # (clients, replay): new questions from 1 and 8 clients, then the 8-client run's questions
 # again, as a server that has been asked them before sees them.
 SEARCH_RUNS = ((1, False), (8, False), (8, True))
@@ -86,11 +89,13 @@ def run(
     )
     store = Store(settings.store, embedder.model_name, embedder.dimension, settings.index_kind)
     recorder = RecordingEmbedder(embedder)
+    writes = timed_writes(store)  # the milvus section compares the stores' write time
     pipeline = build_pipeline(settings, store, recorder)
     try:
         with store.writer():
             say(f"ingesting {len(docs)} documents of {corpus.name}")
             ragqa = ingest_pass(pipeline, recorder, docs)
+            sqlite = split(SQLITE, ragqa, recorder, writes)
             peak = own_peak_rss_mib()
             if "ingest" in options.sections:
                 say(f"floor: encode() of {ragqa.chunks} chunk texts")
@@ -132,6 +137,12 @@ def run(
         store.close()
     if "search" in options.sections or "startup" in options.sections:
         _serve(settings, corpus, options, report, say)
+    if "milvus" in options.sections:
+        from app.tooling.bench.milvus import measure_milvus
+
+        report.milvus = measure_milvus(
+            settings, docs, corpus.queries, embedder, sqlite, options.requests, say
+        )
     if "generation" in options.sections:
         from app.tooling.bench.generation_run import measure
 
@@ -225,17 +236,6 @@ def _serve(
                     cpu_ms = (after - before) * 1000 / run.requests
                 run = replace(run, chunks=chunks, server_cpu_ms=cpu_ms, replayed=replay)
                 report.search.append(run)
-
-
-def query_stream(queries: Sequence[str]) -> list[str]:
-    """The queries in a fixed shuffled order (SciFact's and KorQuAD's mixed in every run).
-    Each run of new questions goes on where the last one stopped: the service keeps
-    per-term scores (vectorstore/keyword/term_scores.py) and per-chunk values, which replayed
-    questions find all ready, and new ones only where their words and hits meet earlier
-    ones'. Both are reported: a cache measured only on replays flatters."""
-    shuffled = list(queries)
-    random.Random(0).shuffle(shuffled)
-    return shuffled
 
 
 def _search_stores(

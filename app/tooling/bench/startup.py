@@ -79,9 +79,14 @@ def launched(
                 raise RuntimeError(f"{exc}; its output ended with:\n{tail}") from exc
             yield Launched(url, process.pid, time.perf_counter() - start, shown)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL after 30 s: a process the bench started never outlives it."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

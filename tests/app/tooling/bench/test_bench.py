@@ -93,7 +93,7 @@ def _report() -> BenchReport:
 
 
 def test_query_stream_is_a_fixed_shuffle_of_every_query() -> None:
-    from app.tooling.bench.runner import query_stream
+    from app.tooling.bench.search import query_stream
 
     queries = [f"q{i}" for i in range(50)]
     stream = query_stream(queries)
