@@ -80,13 +80,14 @@ class Pipeline:
         batch: list[_Pending] = []
         size = 0
         stored = self.store.all_documents()
+        broken = self.store.incomplete()
         known = {doc_id: info.content_hash for doc_id, info in stored.items()}
         for doc in docs:
             digest = self.content_hash(doc)
             old = known.get(doc.id)
             # A store without transactions (Milvus) may hold a row whose chunks a crash
             # cut short: written again, as the same rows.
-            if old == digest and (doc.id not in stored or self.store.complete(stored[doc.id])):
+            if old == digest and doc.id not in broken:
                 chunks = stored[doc.id].chunks if doc.id in stored else 0
                 result = DocResult(doc.id, doc.source, "unchanged", chunks)
                 results.append(result)
@@ -100,6 +101,7 @@ class Pipeline:
             batch.append(pending)
             size += len(pending.chunks)
             known[doc.id] = digest  # a repeated id later in the same run is then unchanged
+            broken.discard(doc.id)
             if size >= self.batch_chunks:
                 results.extend(self._flush(batch, on_done))
                 batch, size = [], 0

@@ -38,6 +38,11 @@ class Summary:
             self.chunks += result.chunks
 
 
+# A write commits its chunks within seconds; chunks this old that no document names are
+# left by a crash.
+ORPHAN_AGE_S = 600.0
+
+
 def run_ingest(
     pipeline: Pipeline,
     paths: Sequence[str],
@@ -101,8 +106,9 @@ def run_ingest(
         summary.deleted = _delete_missing(pipeline, found.roots, loaded_sources, produced)
     for path, reason in summary.failures:
         warn(f"failed: {path}: {reason}")
-    # What a write cut short by a crash left unseen (a store without transactions).
-    pipeline.store.sweep_orphans()
+    # What a write cut short by a crash left unseen (a store without transactions); not
+    # what another ingest running now has written but not yet committed.
+    pipeline.store.sweep_orphans(older_than_s=ORPHAN_AGE_S)
     pipeline.store.flush()
     summary.seconds = time.perf_counter() - start
     return summary

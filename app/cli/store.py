@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,26 +45,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if settings.store_backend == "milvus":
         return _check_milvus(settings, args.repair)
-    folder = settings.store
-    findings = check_store(folder, settings.index_kind, settings.embedding_model)
-    problems = _report(folder, findings)
-    if not problems:
-        return 0
-    if not args.repair:
-        if any(f.repairable for f in problems):
-            print("`ragqa check --repair` rebuilds the keyword and dense indexes from SQLite")
-        return 1
-    if unfixable := [f.name for f in problems if not f.repairable]:
+    folder, kind, model = settings.store, settings.index_kind, settings.embedding_model
+    return _check_and_repair(
+        folder,
+        lambda: check_store(folder, kind, model),
+        lambda: repair_store(folder, kind),
+        args.repair,
+        hint="`ragqa check --repair` rebuilds the keyword and dense indexes from SQLite",
+        repaired="repaired: rebuilt the keyword and dense indexes from SQLite; checking again",
         # The indexes are rebuilt from SQLite: from damaged rows they would be damaged too.
-        print(
-            f"not repaired: {', '.join(unfixable)} concern SQLite itself, which --repair "
-            "rebuilds from; fix that first (re-ingest the documents named, or restore a backup)"
-        )
-        return 1
-    repair_store(folder, settings.index_kind)
-    print("repaired: rebuilt the keyword and dense indexes from SQLite; checking again")
-    findings = check_store(folder, settings.index_kind, settings.embedding_model)
-    return 1 if _report(folder, findings) else 0
+        unfixable="concern SQLite itself, which --repair rebuilds from; fix that first "
+        "(re-ingest the documents named, or restore a backup)",
+    )
 
 
 def _check_milvus(settings: Settings, repair: bool) -> int:
@@ -71,20 +64,48 @@ def _check_milvus(settings: Settings, repair: bool) -> int:
     from vectorstore import check_milvus, repair_milvus
 
     store = open_milvus(settings, None)
-    where = f"{store.uri} ({store.name})"
     try:
-        problems = _report(where, check_milvus(store, settings.embedding_model))
-        if not problems:
-            return 0
-        if not repair or any(not f.repairable for f in problems):
-            if any(f.repairable for f in problems):
-                print("`ragqa check --repair` deletes stray chunks and re-indexes the terms")
-            return 1
-        repair_milvus(store)
-        print("repaired: deleted stray chunks and wrote the keyword terms again; checking again")
-        return 1 if _report(where, check_milvus(store, settings.embedding_model)) else 0
+        return _check_and_repair(
+            f"{store.uri} ({store.name})",
+            lambda: check_milvus(store, settings.embedding_model),
+            lambda: repair_milvus(store),
+            repair,
+            hint="`ragqa check --repair` deletes stray chunks and re-indexes the terms",
+            repaired="repaired: deleted stray chunks and wrote the keyword terms again; "
+            "checking again",
+        )
     finally:
         store.close()
+
+
+def _check_and_repair(
+    where: Path | str,
+    check: Callable[[], list[Finding]],
+    repair: Callable[[], None],
+    wanted: bool,
+    *,
+    hint: str,
+    repaired: str,
+    unfixable: str | None = None,
+) -> int:
+    """Check; when asked and every problem is one `repair` mends, repair and check again.
+    `unfixable`: what to say of the problems it cannot mend (None: only the hint)."""
+    problems = _report(where, check())
+    if not problems:
+        return 0
+    if not wanted:
+        if any(f.repairable for f in problems):
+            print(hint)
+        return 1
+    if stuck := [f.name for f in problems if not f.repairable]:
+        if unfixable:
+            print(f"not repaired: {', '.join(stuck)} {unfixable}")
+        elif any(f.repairable for f in problems):
+            print(hint)
+        return 1
+    repair()
+    print(repaired)
+    return 1 if _report(where, check()) else 0
 
 
 def _report(folder: Path | str, findings: list[Finding]) -> list[Finding]:

@@ -17,7 +17,7 @@ def check_milvus(store: MilvusStore, configured_model: str | None = None) -> lis
             f"refuse this store until RAGQA_EMBEDDING_MODEL={store.embedding_model}"
         )
     findings = [Finding("model", True, model)]
-    broken = [i.id for i in store.all_documents().values() if not store.complete(i)]
+    broken = sorted(store.incomplete())
     if broken:
         findings.append(
             Finding(

@@ -24,8 +24,8 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from vectorstore.store.readonly import meta, open_readonly
-from vectorstore.types import DocumentInfo, StoredChunk, StoreError
+from vectorstore.types import StoreError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -101,9 +101,14 @@ def export_milvus(store: MilvusStore, out: Path) -> ExportHeader:
             for doc_id in sorted(store.all_documents()):
                 found = store.document_rows(doc_id)
                 if found is not None:  # else deleted since listed
-                    _write_line(f, _record(*found))
+                    info, stored = found
+                    rows = (
+                        (c.text, c.context, c.metadata, np.asarray(v, np.float32).tobytes())
+                        for c, v in stored
+                    )
+                    _write_line(f, _record(asdict(info), rows))
                     documents += 1
-                    chunks += len(found[1])
+                    chunks += len(stored)
         model = store.embedding_model if store.dimension else None
         header = ExportHeader(model, store.dimension, documents, chunks)
         with gzip.open(tmp, "wt", encoding="utf-8") as f, body.open(encoding="utf-8") as lines:
@@ -120,24 +125,24 @@ def export_milvus(store: MilvusStore, out: Path) -> ExportHeader:
     return header
 
 
+_DOCUMENT_FIELDS = ("id", "source", "title", "content_hash", "metadata", "ingested_at")
+
+
 def _record(
-    info: DocumentInfo, rows: list[tuple[StoredChunk, NDArray[np.float32]]]
+    document: Mapping[str, Any], chunks: Iterable[tuple[str, str, dict[str, Any], bytes]]
 ) -> dict[str, Any]:
+    """A document's line: its fields, and each chunk's (text, heading path, metadata, raw
+    float32 vector)."""
     return {
-        "id": info.id,
-        "source": info.source,
-        "title": info.title,
-        "content_hash": info.content_hash,
-        "metadata": info.metadata,
-        "ingested_at": info.ingested_at,
+        **{key: document[key] for key in _DOCUMENT_FIELDS},
         "chunks": [
             {
-                "text": chunk.text,
-                "context": chunk.context,
-                "metadata": chunk.metadata,
-                "embedding": base64.b64encode(np.asarray(vec, np.float32).tobytes()).decode(),
+                "text": text,
+                "context": context,
+                "metadata": metadata,
+                "embedding": base64.b64encode(vector).decode("ascii"),
             }
-            for chunk, vec in rows
+            for text, context, metadata, vector in chunks
         ],
     }
 
@@ -167,23 +172,9 @@ def _stored_documents(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
             " ORDER BY ord",
             (d["id"],),
         )
-        yield {
-            "id": d["id"],
-            "source": d["source"],
-            "title": d["title"],
-            "content_hash": d["content_hash"],
-            "metadata": json.loads(d["metadata"]),
-            "ingested_at": d["ingested_at"],
-            "chunks": [
-                {
-                    "text": c["text"],
-                    "context": c["context"],
-                    "metadata": json.loads(c["metadata"]),
-                    "embedding": base64.b64encode(c["embedding"]).decode("ascii"),
-                }
-                for c in chunks
-            ],
-        }
+        document = {**dict(d), "metadata": json.loads(d["metadata"])}
+        rows = ((c[0], c[1], json.loads(c[2]), c[3]) for c in chunks)
+        yield _record(document, rows)
 
 
 # -- reading ------------------------------------------------------------------------------

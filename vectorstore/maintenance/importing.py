@@ -78,12 +78,13 @@ def import_store(
     summary = ImportSummary()
     with store.writer():
         stored = store.all_documents()
+        broken = store.incomplete()
         batch: list[ExportedDocument] = []
         size = 0
         for doc in read_documents(path):
             info = stored.get(doc.id)
             old = info.content_hash if info else None
-            if info is not None and old == doc.content_hash and store.complete(info):
+            if old == doc.content_hash and doc.id not in broken:
                 summary.unchanged += 1
                 continue
             if old is None:

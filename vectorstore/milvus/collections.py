@@ -49,6 +49,15 @@ def open_client(uri: str, token: str = "") -> Any:
         ) from exc
 
 
+def fit(text: str, limit: int = MAX_TEXT) -> str:
+    """At most `limit` bytes, what a VARCHAR field of that size holds (a longer text is cut;
+    chunking keeps chunks far shorter)."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode(errors="ignore")
+
+
 def with_no_vector(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "no_vector": _NO_VECTOR}
 
@@ -104,6 +113,8 @@ def _create_chunks(client: Any, name: str, dimension: int) -> None:
     schema.add_field("context", DataType.VARCHAR, max_length=MAX_TEXT)
     schema.add_field("metadata", DataType.JSON)
     schema.add_field("coverage", DataType.FLOAT)  # -1: not worked out at ingest
+    # When written (ns): a chunk no row names yet may be another writer's, not yet committed.
+    schema.add_field("written", DataType.INT64)
     # The store's analyzer wrote these terms (English stems, Korean terms, loanwords); the
     # standard tokenizer only splits them again, so Milvus's BM25 counts the same terms.
     schema.add_field(

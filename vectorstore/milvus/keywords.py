@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from vectorstore.keyword import analyzer, columns
-from vectorstore.milvus.collections import MAX_TEXT
+from vectorstore.milvus.collections import fit
 
 # Times the heading path's, the chunk's and its neighbours' terms are written into the field.
 REPEATS = (2, 1, 1)
@@ -49,8 +49,6 @@ def query(text: str) -> str:
 
 
 def _fit(text: str) -> str:
-    """At most MAX_TEXT bytes, cut at a space: a very long chunk loses its last terms."""
-    data = text.encode()
-    if len(data) <= MAX_TEXT:
-        return text
-    return data[:MAX_TEXT].decode(errors="ignore").rsplit(" ", 1)[0]
+    """What the field holds, cut at a space: a very long chunk loses its last terms whole."""
+    kept = fit(text)
+    return kept if kept == text else kept.rsplit(" ", 1)[0]

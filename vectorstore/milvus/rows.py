@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import numpy as np
 
 from vectorstore.milvus import keywords
-from vectorstore.milvus.collections import MAX_ID, MAX_TEXT, with_no_vector
+from vectorstore.milvus.collections import MAX_ID, fit, with_no_vector
 from vectorstore.store.rows import DocumentWrite
 from vectorstore.types import DocumentInfo, StoredChunk, StoreError
 
@@ -36,6 +37,7 @@ def of_version(doc_id: str, version: str) -> str:
 def chunk_rows(doc: DocumentWrite) -> list[dict[str, Any]]:
     """The chunk rows of a document, tagged with its content hash as their version."""
     version = doc.content_hash
+    written = time.time_ns()
     fields = keywords.rows([(c.context, c.text) for c in doc.chunks])
     coverage = list(doc.coverage) if doc.coverage is not None else [-1.0] * len(doc.chunks)
     return [
@@ -48,6 +50,7 @@ def chunk_rows(doc: DocumentWrite) -> list[dict[str, Any]]:
             "context": fit(chunk.context),
             "metadata": chunk.metadata,
             "coverage": float(cov),
+            "written": written,
             "terms": terms,
             "keywords": own,
             "vector": np.asarray(vec, np.float32).tolist(),
@@ -72,14 +75,6 @@ def document_row(doc: DocumentWrite, now: str) -> dict[str, Any]:
             "ingested_at": doc.ingested_at or now,
         }
     )
-
-
-def fit(text: str, limit: int = MAX_TEXT) -> str:
-    """At most `limit` bytes (a longer chunk is cut; chunking keeps them far shorter)."""
-    data = text.encode()
-    if len(data) <= limit:
-        return text
-    return data[:limit].decode(errors="ignore")
 
 
 def info(row: dict[str, Any]) -> DocumentInfo:

@@ -131,9 +131,8 @@ class MilvusStore:
         then delete the versions they replace."""
         if not docs:
             return
-        for doc in docs:
-            if len(doc.embeddings):
-                self._record_model(int(doc.embeddings.shape[1]))
+        for dimension in {int(d.embeddings.shape[1]) for d in docs if len(d.embeddings)}:
+            self._record_model(dimension)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         documents = {doc.id: rows.document_row(doc, now) for doc in docs}  # a repeat: the last
         chunk_rows = [row for doc in docs for row in rows.chunk_rows(doc)]
@@ -159,7 +158,8 @@ class MilvusStore:
                     "analyzer_version": columns.VERSION,
                 }
             )
-        self._has_chunks = collections.ensure(self.tables.client, self.name, self.dimension)
+        if not self._has_chunks:
+            self._has_chunks = collections.ensure(self.tables.client, self.name, dimension)
 
     def _sweep(self, doc_ids: list[str]) -> None:
         """Delete the chunks of these documents that their rows do not name (all of a
@@ -190,12 +190,12 @@ class MilvusStore:
         self._touch()
         return True
 
-    def sweep_orphans(self) -> int:
-        """Delete every chunk no document row names (what a write or a delete cut short
-        leaves); how many were deleted."""
+    def sweep_orphans(self, older_than_s: float = 0.0) -> int:
+        """Delete the chunks no document row names (what a write or a delete cut short
+        leaves) written more than `older_than_s` ago; how many were deleted."""
         if not self._has_chunks:
             return 0
-        stray = upkeep.orphans(self.tables)
+        stray = upkeep.orphans(self.tables, older_than_s)
         self.tables.delete_chunks(stray)
         if stray:
             self._touch()
@@ -253,6 +253,10 @@ class MilvusStore:
         page = ids[offset : offset + limit]
         infos = self.tables.infos(page)
         return [infos[i] for i in page if i in infos], len(ids)
+
+    def incomplete(self) -> set[str]:
+        """The documents whose current chunks are not all there (upkeep.py)."""
+        return upkeep.incomplete(self.tables) if self._has_chunks else set()
 
     def complete(self, info: DocumentInfo) -> bool:
         """Whether every chunk of the document's current version is there (a write cut
@@ -366,10 +370,8 @@ class MilvusStore:
 
     def _current_terms(self) -> Iterator[str]:
         """Each current chunk's own terms."""
-        versions = self.tables.versions()
-        found = self.tables.iterate(self.tables.chunks, ["document_id", "version", "keywords"])
-        for row in found:
-            if versions.get(row["document_id"]) == row["version"]:
+        for row, current in self.tables.chunks_by_version(["keywords"]):
+            if current:
                 yield str(row["keywords"])
 
     def _count_term(self, term: str) -> int:

@@ -65,6 +65,14 @@ class Tables:
             for r in self.iterate(self.documents, ["id", "content_hash"])
         }
 
+    def chunks_by_version(self, fields: list[str]) -> Iterator[tuple[dict[str, Any], bool]]:
+        """Every chunk with `fields` (and its document and version), and whether it is of
+        its document's current version."""
+        versions = self.versions()
+        wanted = list(dict.fromkeys([*fields, "document_id", "version"]))
+        for row in self.iterate(self.chunks, wanted):
+            yield row, versions.get(row["document_id"]) == row["version"]
+
     def chunk_rows(self, row_ids: Sequence[int], fields: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         ids = [int(i) for i in row_ids]

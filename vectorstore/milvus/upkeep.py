@@ -3,6 +3,8 @@ keyword terms written again, a document read whole for export."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,16 +18,31 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 
-def orphans(tables: Tables) -> list[int]:
-    """The chunks whose version no document row names (left by writes cut short)."""
-    versions = tables.versions()
-    found = tables.iterate(tables.chunks, ["id", "document_id", "version"])
-    return [int(r["id"]) for r in found if versions.get(r["document_id"]) != r["version"]]
+def orphans(tables: Tables, older_than_s: float = 0.0) -> list[int]:
+    """The chunks whose version no document row names (left by writes cut short), written
+    more than `older_than_s` ago: younger ones may be another writer's, about to commit."""
+    before = time.time_ns() - int(older_than_s * 1e9)
+    found = tables.chunks_by_version(["id", "written"])
+    return [int(r["id"]) for r, current in found if not current and r["written"] < before]
+
+
+def incomplete(tables: Tables) -> set[str]:
+    """The documents whose current version lacks chunks (a write cut short between its
+    chunks and its row, or by another writer): one read of the documents and one of the
+    chunks, not a count per document."""
+    found = tables.iterate(tables.documents, ["id", "content_hash", "chunk_count"])
+    docs = {str(r["id"]): (str(r["content_hash"]), int(r["chunk_count"])) for r in found}
+    held: Counter[str] = Counter()
+    for r in tables.iterate(tables.chunks, ["document_id", "version"]):
+        doc = docs.get(str(r["document_id"]))
+        if doc is not None and doc[0] == r["version"]:
+            held[str(r["document_id"])] += 1
+    return {i for i, (_, count) in docs.items() if held[i] != count}
 
 
 def rewrite_terms(tables: Tables) -> None:
     """Every current chunk's keyword terms again, by this version of the analyzer."""
-    fields = [*rows.CHUNK_FIELDS, "coverage", "vector"]
+    fields = [*rows.CHUNK_FIELDS, "coverage", "written", "vector"]
     for info in [rows.info(r) for r in tables.iterate(tables.documents, rows.DOC_FIELDS)]:
         found = tables.version_rows(info, fields)
         terms = keywords.rows([(r["context"], r["text"]) for r in found])

@@ -301,13 +301,13 @@ class Store:
     def get_chunks(self, doc_id: str) -> list[StoredChunk]:
         return reads.get_chunks(self._conn(), doc_id)
 
-    def sweep_orphans(self) -> int:
+    def sweep_orphans(self, older_than_s: float = 0.0) -> int:
         """None to sweep: a write is one transaction."""
         return 0
 
-    def complete(self, info: DocumentInfo) -> bool:
-        """Always: a document and its chunks are written in one transaction."""
-        return True
+    def incomplete(self) -> set[str]:
+        """None: a document and its chunks are written in one transaction."""
+        return set()
 
     def list_documents(self, offset: int = 0, limit: int = 100) -> tuple[list[DocumentInfo], int]:
         return reads.list_documents(self._conn(), offset, limit)

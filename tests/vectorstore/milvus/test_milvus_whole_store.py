@@ -23,7 +23,7 @@ import pytest
 from app.config import Settings
 from app.generators.echo import EchoGenerator
 from app.main import create_app
-from app.tooling.bench.server import free_port
+from app.tooling.bench.milvus_lite import lite_server
 from ingest.pipeline import Pipeline
 from ingest.runner import run_ingest
 from tests.conftest import FIXTURES, LiveServer
@@ -185,27 +185,8 @@ def test_ingest_is_idempotent_and_deletes_missing(tmp_path: Path) -> None:
 @pytest.fixture
 def milvus_server(tmp_path: Path) -> Iterator[str]:
     """A `milvus-lite server` that several processes share, as a Milvus server would be."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("milvus-lite")
-    proc = subprocess.Popen(
-        [str(exe), "server", "--data-dir", str(tmp_path / "milvus"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            open_store(uri=uri, name="probe").close()
-            break
-        except Exception:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.3)
-    yield uri
-    proc.terminate()
-    proc.wait(10)
+    with lite_server(tmp_path / "milvus") as server:
+        yield server.uri
 
 
 WRITER = """
@@ -319,3 +300,20 @@ def test_an_id_milvus_cannot_hold_is_refused_before_anything_is_written(
     with pytest.raises(StoreError, match="longer than Milvus's 4096 bytes"):
         store.write_documents([doc("x" * 5000, ["some text"], "v1")])
     assert total_chunks(store) == 3 and store.orphans() == 0
+
+
+def test_an_ingest_leaves_another_writers_uncommitted_chunks_alone(
+    store: MilvusStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Another writer's new chunks, written a moment ago, their row not yet: they look
+    # like a crash's leftovers, but the sweep at the end of an ingest spares them.
+    with monkeypatch.context() as patch:
+        cut_after(store, patch, 2)
+        with pytest.raises(Cut):
+            store.write_documents([doc("lora", NEW, "v2")])
+    assert store.orphans() == 3
+    (tmp_path / "note.md").write_text("# Note\n\nSomething else entirely.\n")
+    pipeline = Pipeline(store, EMB, chunk_tokens=64, chunk_overlap=8)
+    assert run_ingest(pipeline, [str(tmp_path / "note.md")], progress=False).added == 1
+    assert store.orphans() == 3
+    assert store.sweep_orphans() == 3 and visible(store) == OLD
