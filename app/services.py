@@ -89,6 +89,7 @@ def build_services(
         embedder = build_embedder(settings)
         embedder.dimension  # noqa: B018 - loads the model now, not on the first query
         embedder.embed_query("warm-up")  # and the query path (the ONNX embedder's own)
+        embedder.embed(["warm-up"])  # and every model a joined embedder holds
     if store is None:
         store = open_store(settings, embedder.model_name, embedder.dimension)
     if generator is None:

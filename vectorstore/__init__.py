@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from vectorstore.dense.faiss_index import use_search_threads
     from vectorstore.embedders import openai_server
     from vectorstore.embedders.base import Embedder
+    from vectorstore.embedders.dual import DualEmbedder, primary_name, split_name
     from vectorstore.embedders.factory import make_embedder
     from vectorstore.embedders.hashing import HashEmbedder
     from vectorstore.embedders.openai_server import RemoteServerError
@@ -68,6 +69,7 @@ _WHERE = {
     "vectorstore.cores": "usable_cores",
     "vectorstore.dense.faiss_index": "use_search_threads",
     "vectorstore.embedders.base": "Embedder",
+    "vectorstore.embedders.dual": "DualEmbedder primary_name split_name",
     "vectorstore.embedders.factory": "make_embedder",
     "vectorstore.embedders.hashing": "HashEmbedder",
     "vectorstore.embedders.openai_server": "RemoteServerError",
@@ -106,6 +108,7 @@ __all__ = [
     "DB_FILE",
     "DocumentInfo",
     "DocumentWrite",
+    "DualEmbedder",
     "Embedder",
     "Finding",
     "HashEmbedder",
@@ -141,6 +144,8 @@ __all__ = [
     "needs_reembedding",
     "openai_server",
     "passage_coverage",
+    "primary_name",
+    "split_name",
     "reciprocal_rank_fusion",
     "recorded_model",
     "repair_store",

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.config import DEFAULT_EMBEDDING_MODEL
 from tests.reliability.serving import ServeProcess, events, integrity, refused
 from vectorstore.store.store import INDEX_FILE, Store
 
@@ -79,7 +80,7 @@ def assert_exits_cleanly(server: ServeProcess, signalled: float, bound: float) -
 def assert_store_saved(store: Path) -> None:
     """The shutdown saved the FAISS index for the store's latest generation."""
     saved = json.loads((store / INDEX_FILE).with_suffix(".json").read_text())
-    opened = Store(store, "bundled:all-MiniLM-L6-v2")
+    opened = Store(store, DEFAULT_EMBEDDING_MODEL)
     try:
         assert saved["generation"] == opened.generation()
         assert saved["count"] == opened.stats()["chunks"]

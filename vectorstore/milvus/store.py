@@ -88,8 +88,9 @@ class MilvusStore:
             raise EmbeddingMismatchError(
                 f"{where} was built with embedding model {stored!r}, not "
                 f"{self.embedding_model!r}. Set RAGQA_EMBEDDING_MODEL={stored} to use it, or "
-                "re-embed it: `ragqa export` it, then `ragqa import` into a new store "
-                "(RAGQA_MILVUS_COLLECTION) with the new model."
+                "re-embed it: `ragqa export store.jsonl`, then `ragqa import store.jsonl "
+                f"--embedding-model {self.embedding_model}` into a new store "
+                "(RAGQA_MILVUS_COLLECTION)."
             )
         stored_dim = self.tables.meta_value("embedding_dimension")
         if stored_dim is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vectorstore.cache import Memo
+from vectorstore.embedders.dual import HasMultilingualSide
 from vectorstore.embedders.vocabulary import passage_coverage, vocab_coverage
 from vectorstore.keyword import analyzer
 from vectorstore.search.fusion import zscore_fusion
@@ -30,6 +31,13 @@ CANDIDATES = 200
 # answers a question usually above ~0.55.
 COSINE_FLOOR, COSINE_SURE = 0.25, 0.6
 MIN_DENSE_WEIGHT = 0.5
+# The multilingual side's weight once the best keyword hit holds KEYWORD_SURE of the
+# query's IDF mass, and beside a primary dense side that counts (DECISIONS.md, "The
+# multilingual side"; tuned on SciFact, KorQuAD and the seeds notes).
+KEYWORD_SURE, MULTILINGUAL_WHEN_SURE = 0.3, 0.3
+MULTILINGUAL_BESIDE_PRIMARY = 0.5
+# How deep in the multilingual ranking passages in the other language are looked for.
+OTHER_LANGUAGE_DEPTH = 50
 # A chunk's vocabulary coverage never changes (row ids are never reused: an edit makes new
 # rows), so it is stored at ingest and remembered once read, not tokenized again at every
 # query (docs/retrieval.md, "Why the dense weight depends on vocabulary coverage").
@@ -60,6 +68,7 @@ class Retriever:
         """The top_k chunks, best first. `relevance=False` skips the per-hit relevance
         score (left at 0), which evaluation over hundreds of hits per query does not need."""
         depth = max(CANDIDATES, top_k)
+        idf: dict[str, float] | None = None  # the query terms' IDF, once asked for
         query_coverage = self.vocabulary_coverage([query])[0]
         # Below MIN_DENSE_WEIGHT the fusion below weighs the dense side 0 whatever the
         # chunks are, so the query is neither embedded nor searched for it: a Korean
@@ -68,11 +77,16 @@ class Retriever:
         dense_counts = mode == "dense" or (mode == "hybrid" and query_coverage >= MIN_DENSE_WEIGHT)
         qvec = self.embedder.embed_query(query) if dense_counts else None
         dense = self._dense(qvec, depth) if qvec is not None else []
+        multilingual = (
+            self._dense(self.embedder.embed_query_multilingual(query), depth)
+            if mode != "lexical" and isinstance(self.embedder, HasMultilingualSide)
+            else []
+        )
         lexical = self.store.lexical(query, depth) if mode != "dense" else []
-        if mode == "dense":
-            ranked = dense
-        elif mode == "lexical":
+        if mode == "lexical":
             ranked = lexical
+        elif mode == "dense" and not multilingual:
+            ranked = dense
         else:
             # A mostly-Korean query with one English word must not let MiniLM's noise
             # reorder good keyword hits (KorQuAD): below half coverage the dense side is
@@ -83,11 +97,17 @@ class Retriever:
                 else 0.0
             )
             weight = weight**2 if weight >= MIN_DENSE_WEIGHT else 0.0
-            ranked = zscore_fusion([dense, lexical], [weight, 1.0])
+            cover, other = 0.0, []
+            if multilingual:
+                idf = self._idf(analyzer.query_terms(query))
+                cover = self._keyword_cover(idf, lexical)
+                if cover < KEYWORD_SURE:
+                    other = self._other_language(query_coverage, multilingual, lexical)
+            ranked = fuse(dense, weight, multilingual, lexical, cover, other)
         if self.reranker is not None:
             ranked = self._rerank(query, ranked, max(self.rerank_depth, top_k))
         return self._hits(
-            query, qvec if relevance else None, query_coverage, ranked[:top_k], relevance
+            query, qvec if relevance else None, query_coverage, ranked[:top_k], relevance, idf
         )
 
     def _rerank(
@@ -103,6 +123,14 @@ class Retriever:
         scores = self.reranker.score(query, texts)
         order = sorted(zip(head, scores, strict=True), key=lambda p: p[1], reverse=True)
         return [(i, score) for (i, _), score in order] + ranked[depth:]
+
+    def _keyword_cover(self, idf: dict[str, float], lexical: Sequence[tuple[int, float]]) -> float:
+        """How much of the query's IDF mass the best keyword hit holds: near 1 when the
+        question repeats the passage's words, near 0 for a paraphrase or another language."""
+        if not lexical:
+            return 0.0
+        best = lexical[0][0]
+        return coverage(idf, self.store.keyword_terms([best]).get(best, frozenset()))
 
     def vocabulary_coverage(self, texts: Sequence[str]) -> list[float]:
         """How well the embedder's vocabulary covers each text (embedders/vocabulary.py)."""
@@ -120,8 +148,26 @@ class Retriever:
         df, _ = self.store.document_frequencies(terms)
         return sum(1 for t in terms if t not in df), len(terms)
 
-    def _mean_chunk_coverage(self, row_ids: list[int]) -> float:
-        """Mean vocabulary coverage of stored chunks; text is read only for rows not remembered."""
+    def _other_language(
+        self,
+        query_coverage: float,
+        multilingual: Sequence[tuple[int, float]],
+        lexical: Sequence[tuple[int, float]],
+    ) -> list[int]:
+        """The multilingual side's best hits that keyword search did not rank and that are
+        in the other language than the question: the primary model's coverage (English
+        near 1, Korean near 0) tells the two apart."""
+        ranked = {i for i, _ in lexical}
+        ids = [i for i, _ in multilingual[:OTHER_LANGUAGE_DEPTH] if i not in ranked]
+        found = self._coverages(ids)
+        return [
+            i
+            for i, c in zip(ids, found, strict=True)
+            if not math.isnan(c) and abs(c - query_coverage) > 0.5
+        ]
+
+    def _coverages(self, row_ids: list[int]) -> list[float]:
+        """Stored chunks' vocabulary coverage, remembered per row; NaN for a row deleted."""
 
         def passages(ids: list[int]) -> dict[int, str]:
             return {i: chunk.passage for i, (chunk, _) in self.store.fetch_chunks(ids).items()}
@@ -130,7 +176,11 @@ class Retriever:
             found = self._compute_coverage(ids, passages)
             return [found.get(i, math.nan) for i in ids]  # deleted since ranking: no vote
 
-        values = [v for v in self._coverage_memo.get(row_ids, compute) if not math.isnan(v)]
+        return self._coverage_memo.get(row_ids, compute)
+
+    def _mean_chunk_coverage(self, row_ids: list[int]) -> float:
+        """Mean vocabulary coverage of stored chunks; text is read only for rows not remembered."""
+        values = [v for v in self._coverages(row_ids) if not math.isnan(v)]
         return float(np.mean(values)) if values else 0.0
 
     def _chunk_coverage(self, row_ids: Sequence[int], texts: Sequence[str]) -> list[float]:
@@ -179,11 +229,14 @@ class Retriever:
         query_coverage: float,
         ranked: Sequence[tuple[int, float]],
         relevance: bool = True,
+        idf: dict[str, float] | None = None,
     ) -> list[SearchHit]:
         rows = self.store.fetch_chunks([i for i, _ in ranked])
         ranked = [(i, score) for i, score in ranked if i in rows]  # deleted since ranking
         texts = [rows[i][0].passage for i, _ in ranked]
-        scores = self._relevance(query, qvec, query_coverage, ranked, texts) if relevance else {}
+        scores = (
+            self._relevance(query, qvec, query_coverage, ranked, texts, idf) if relevance else {}
+        )
         hits = []
         for row_id, score in ranked:
             chunk, doc = rows[row_id]
@@ -209,6 +262,7 @@ class Retriever:
         query_coverage: float,
         ranked: Sequence[tuple[int, float]],
         texts: Sequence[str],
+        idf: dict[str, float] | None = None,
     ) -> dict[int, float]:
         """Keyword coverage, or the calibrated cosine where the embedder knows both texts."""
         ids = [i for i, _ in ranked]
@@ -218,7 +272,7 @@ class Retriever:
         if qvec is None and vectors:  # not embedded for ranking: relevance still weighs meaning
             qvec = self.embedder.embed_query(query)
         coverages = self._chunk_coverage(ids, texts) if knows else [0.0] * len(texts)
-        idf = self._idf(analyzer.query_terms(query))
+        idf = self._idf(analyzer.query_terms(query)) if idf is None else idf
         out = {}
         for row_id, terms, known in zip(ids, self._terms_of(ids, texts), coverages, strict=True):
             out[row_id] = coverage(idf, terms)
@@ -234,6 +288,31 @@ class Retriever:
     def _idf(self, terms: Sequence[str]) -> dict[str, float]:
         df, total = self.store.document_frequencies(terms)
         return {t: math.log(1 + (total - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
+
+
+def fuse(
+    dense: list[tuple[int, float]],
+    dense_weight: float,
+    multilingual: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
+    keyword_cover: float,
+    other_language: Collection[int] = (),
+) -> list[tuple[int, float]]:
+    """The primary dense, multilingual dense and keyword rankings in one (either dense list
+    may be empty). The multilingual side finds a paraphrase or the other language's
+    passage, but ranks worse than the keywords where the best keyword hit already holds
+    the question's words (KorQuAD), and worse than MiniLM on English (SciFact): it steps
+    back in both cases. Where the keywords are unsure, a passage in `other_language` than
+    the question's, which keyword search cannot match, is not held down for missing from
+    its list (DECISIONS.md, "The multilingual side")."""
+    if not multilingual:
+        return zscore_fusion([dense, lexical], [dense_weight, 1.0])
+    sure = keyword_cover >= KEYWORD_SURE
+    weight = MULTILINGUAL_WHEN_SURE if sure else 1.0
+    if dense_weight > 0:
+        weight = min(weight, MULTILINGUAL_BESIDE_PRIMARY)
+    unseen = [(), (), () if sure else other_language]
+    return zscore_fusion([dense, multilingual, lexical], [dense_weight, weight, 1.0], unseen)
 
 
 def coverage(idf: dict[str, float], present: Collection[str]) -> float:

@@ -18,9 +18,10 @@ def check_model(
     if stored is not None and stored != model:
         raise EmbeddingMismatchError(
             f"the store at {folder} was built with embedding model {stored!r}, "
-            f"not {model!r}. Set RAGQA_EMBEDDING_MODEL={stored} to use it, "
-            f"or rebuild it for the new model: delete {folder} (or pick another "
-            "--store folder) and run `ragqa ingest` again."
+            f"not {model!r}. Set RAGQA_EMBEDDING_MODEL={stored} to use it, or re-embed it "
+            f"with the new model: `ragqa export store.jsonl --store {folder}`, then "
+            f"`ragqa import store.jsonl --store NEW_FOLDER --embedding-model {model}` "
+            "(or ingest your files into a new folder)."
         )
     stored_dim = meta_value(conn, "embedding_dimension")
     if stored_dim is None:

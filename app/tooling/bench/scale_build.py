@@ -92,6 +92,12 @@ def serialised_bytes(index: Any) -> int:
     return total
 
 
+def pq_codes(dim: int) -> int:
+    """PQ_BYTES codes, or the most below it that split `dim` evenly (FAISS needs that):
+    48 for MiniLM's 384 dimensions, 32 for the default two-model 896."""
+    return max(m for m in range(1, PQ_BYTES + 1) if dim % m == 0)
+
+
 def build(kind: str, base: NDArray[np.float32], shared: dict[str, Any]) -> Built:
     """Build `kind` over `base` (ids 0..n-1). `shared` carries the IVF lists' k-means from
     one IVF kind to the next: the time is counted in each, the work done once."""
@@ -103,7 +109,9 @@ def build(kind: str, base: NDArray[np.float32], shared: dict[str, Any]) -> Built
     elif kind == "ivf_pq48":
         quantizer = shared["quantizer"] if "quantizer" in shared else faiss.IndexFlatIP(dim)
         nlist = index_kinds.nlist_for(n)
-        index = faiss.IndexIVFPQ(quantizer, dim, nlist, PQ_BYTES, 8, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFPQ(
+            quantizer, dim, nlist, pq_codes(dim), 8, faiss.METRIC_INNER_PRODUCT
+        )
     elif kind == "hnsw_sq8":
         sq8 = faiss.ScalarQuantizer.QT_8bit
         index = faiss.IndexHNSWSQ(dim, sq8, HNSW_M, faiss.METRIC_INNER_PRODUCT)

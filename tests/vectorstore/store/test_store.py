@@ -87,9 +87,11 @@ def test_mismatched_embedding_model_is_refused_with_advice(tmp_path: Path) -> No
     store = open_store(tmp_path / "s", emb)
     write(store, emb, "a.md", ["alpha"])
     store.dense_index()  # the Milvus collection exists too: the refusal is still first
-    with pytest.raises(EmbeddingMismatchError, match="rebuild") as info:
+    with pytest.raises(EmbeddingMismatchError, match="re-embed") as info:
         Store(tmp_path / "s", "some/other-model")
-    assert "RAGQA_EMBEDDING_MODEL" in str(info.value)
+    assert "RAGQA_EMBEDDING_MODEL=hash" in str(info.value)
+    assert "ragqa import store.jsonl" in str(info.value)
+    assert "--embedding-model some/other-model" in str(info.value)
 
 
 def test_a_corrupt_database_file_gives_a_clear_error(tmp_path: Path) -> None:

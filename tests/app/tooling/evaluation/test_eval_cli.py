@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config import DEFAULT_EMBEDDING_MODEL
 from app.tooling.evaluation.datasets import load_beir, load_qa, load_squad
 from app.tooling.evaluation.report import table, write_report
 from app.tooling.evaluation.runner import Scores, retrieval_scores
@@ -127,7 +128,7 @@ def test_scifact_subset_retrieval_floor(tmp_path: Path) -> None:
         >= max(summary["dense"]["nDCG@10"], summary["lexical"]["nDCG@10"]) - 0.01
     )
     assert (
-        json.loads(Store(store, "bundled:all-MiniLM-L6-v2").note("last_eval") or "{}")["set"]
+        json.loads(Store(store, DEFAULT_EMBEDDING_MODEL).note("last_eval") or "{}")["set"]
         == "scifact300"
     )
 
