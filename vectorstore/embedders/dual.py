@@ -3,10 +3,10 @@ a multilingual one that puts Korean and English in one space.
 
 all-MiniLM-L6-v2 ranks English best (SciFact) but knows no Hangul; the multilingual
 Universal Sentence Encoder finds a paraphrase or the other language's passage but ranks
-English science worse (docs/EVALUATION.md, "Korean paraphrase and cross-lingual
-questions"). A stored vector is both, side by side and scaled by 1/sqrt(2), so it stays
-of unit length and one FAISS or Milvus index holds both; a query zero in one half
-searches the other alone. The retriever fuses the two rankings with the keyword one.
+English science worse (docs/EVALUATION.md, "Paraphrase and cross-lingual questions").
+A stored vector is both, side by side and scaled by 1/sqrt(2), so it stays of unit
+length and one FAISS or Milvus index holds both; a query zero in one half searches the
+other alone. The retriever fuses the two rankings with the keyword one.
 """
 
 from __future__ import annotations

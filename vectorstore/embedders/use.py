@@ -4,8 +4,8 @@
 The package ships the model's weights (6-bit, 30 MB) with a NumPy forward pass and a
 pure-Python SentencePiece tokenizer: no PyTorch, no download. USE was trained with
 translation-ranking tasks, so a Korean question finds an English passage and the other
-way round far more often than with multilingual-e5-small (docs/EVALUATION.md, "Korean
-paraphrase and cross-lingual questions"), at ~40x e5's passage speed.
+way round far more often than with multilingual-e5-small (docs/EVALUATION.md,
+"Paraphrase and cross-lingual questions"), at ~40x e5's passage speed.
 """
 
 from __future__ import annotations
