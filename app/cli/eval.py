@@ -162,7 +162,7 @@ def cmd_qa(args: argparse.Namespace) -> int:
     # Rows with a `history` are conversations: their last question is a follow-up.
     single = [r for r in rows if not r.get("history")]
     talks = [r for r in rows if r.get("history")]
-    results = [qa_scores(services.rag, single, args.top_k, not args.no_answers)] if single else []
+    results = qa_scores(services.rag, single, args.top_k, not args.no_answers) if single else []
     if talks:
         # Rewriting needs the real generator; --no-answers loads none.
         ways = [w for w in STRATEGIES if w != REWRITTEN or not args.no_answers]

@@ -105,56 +105,79 @@ def _add(totals: dict[str, float], key: str, value: float | bool) -> None:
 
 def qa_scores(
     rag: RagService, rows: Sequence[Mapping[str, object]], k: int, answers: bool
-) -> Scores:
+) -> list[Scores]:
     """seeds-qa: evidence hit@k, answer keyword rate, the share of answerable questions
-    answered (`grounded: true`), and `grounded: false` for off-topic rows."""
-    hit = keyword = answered = refused = shown = quoted = supported = 0.0
-    whole_s: list[float] = []  # each answer, whole
-    quotes_ms: list[float] = []  # retrieval and quotes: what the page shows first
+    answered (`grounded: true`), and `grounded: false` for off-topic rows. One row for
+    all, then one per `kind` where the rows name more than one."""
     on_topic = [r for r in rows if not r.get("off_topic")]
     off_topic = [r for r in rows if r.get("off_topic")]
-    for row in on_topic:
-        sources = rag.search(str(row["question"]), k, "hybrid")
-        texts = [f"{s.context}\n{s.text}" for s in sources]
-        evidence = [str(e) for e in _strings(row.get("evidence"))]
-        hit += any(e in t for e in evidence for t in texts)
-        shown += _in_prompt(rag, str(row["question"]), evidence, k)
-        if answers:
-            started = time.perf_counter()
-            answer = rag.answer(str(row["question"]), k)
-            whole_s.append(time.perf_counter() - started)
-            t = answer.timings
-            quotes_ms.append(t.retrieve_ms + (t.extract_ms or 0.0))
-            wanted = [a.lower() for a in _strings(row.get("answer_any"))]
-            keyword += any(w in answer.answer.lower() for w in wanted)
-            answered += answer.grounded
-            quoted += answer.answer_mode == "extracted"
-            # Every sentence shown is supported: true by construction unless the check is
-            # off or set to mark.
-            support = answer.support
-            supported += support is None or all(
-                s.supported or not s.claim for s in support.sentences if s.shown
-            )
-    for row in off_topic:
-        refused += not rag.answer(str(row["question"]), k).grounded
-    values = {
-        f"evidence hit@{k}": hit / max(len(on_topic), 1),
-        "evidence in prompt": shown / max(len(on_topic), 1),
-        "questions": float(len(on_topic)),
+    outcomes = [_qa_outcome(rag, row, k, answers) for row in on_topic]
+    refused = [not rag.answer(str(row["question"]), k).grounded for row in off_topic]
+    results = [_qa_row("qa", outcomes, refused, k, answers)]
+    kinds = list(dict.fromkeys(str(r["kind"]) for r in on_topic if r.get("kind")))
+    if len(kinds) > 1:
+        for kind in kinds:
+            mine = [o for o, r in zip(outcomes, on_topic, strict=True) if r.get("kind") == kind]
+            results.append(_qa_row(f"qa: {kind}", mine, [], k, answers))
+    return results
+
+
+def _qa_outcome(
+    rag: RagService, row: Mapping[str, object], k: int, answers: bool
+) -> dict[str, float]:
+    """One answerable question's figures."""
+    sources = rag.search(str(row["question"]), k, "hybrid")
+    texts = [f"{s.context}\n{s.text}" for s in sources]
+    evidence = [str(e) for e in _strings(row.get("evidence"))]
+    out = {
+        "hit": float(any(e in t for e in evidence for t in texts)),
+        "shown": float(_in_prompt(rag, str(row["question"]), evidence, k)),
     }
     if answers:
-        values["answer keywords"] = keyword / max(len(on_topic), 1)
-        values["answered"] = answered / max(len(on_topic), 1)
-        values["quotes given"] = quoted / max(len(on_topic), 1)
-        values["shown supported"] = supported / max(len(on_topic), 1)
-        if whole_s:
-            values["quotes ms p50"] = statistics.median(quotes_ms)
-            values["answer s p50"] = statistics.median(whole_s)
-            values["answer s max"] = max(whole_s)
-    if off_topic:
-        values["off-topic refused"] = refused / len(off_topic)
-        values["off-topic questions"] = float(len(off_topic))
-    return Scores("qa", values)
+        started = time.perf_counter()
+        answer = rag.answer(str(row["question"]), k)
+        out["whole_s"] = time.perf_counter() - started
+        t = answer.timings
+        out["quotes_ms"] = t.retrieve_ms + (t.extract_ms or 0.0)  # what the page shows first
+        wanted = [a.lower() for a in _strings(row.get("answer_any"))]
+        out["keyword"] = float(any(w in answer.answer.lower() for w in wanted))
+        out["answered"] = float(answer.grounded)
+        out["quoted"] = float(answer.answer_mode == "extracted")
+        # Every sentence shown is supported: true by construction unless the check is
+        # off or set to mark.
+        support = answer.support
+        out["supported"] = float(
+            support is None or all(s.supported or not s.claim for s in support.sentences if s.shown)
+        )
+    return out
+
+
+def _qa_row(
+    name: str, outcomes: Sequence[dict[str, float]], refused: Sequence[bool], k: int, answers: bool
+) -> Scores:
+    n = max(len(outcomes), 1)
+
+    def share(key: str) -> float:
+        return sum(o[key] for o in outcomes) / n
+
+    values = {
+        f"evidence hit@{k}": share("hit"),
+        "evidence in prompt": share("shown"),
+        "questions": float(len(outcomes)),
+    }
+    if answers:
+        values["answer keywords"] = share("keyword")
+        values["answered"] = share("answered")
+        values["quotes given"] = share("quoted")
+        values["shown supported"] = share("supported")
+        if outcomes:
+            values["quotes ms p50"] = statistics.median(o["quotes_ms"] for o in outcomes)
+            values["answer s p50"] = statistics.median(o["whole_s"] for o in outcomes)
+            values["answer s max"] = max(o["whole_s"] for o in outcomes)
+    if refused:
+        values["off-topic refused"] = sum(refused) / len(refused)
+        values["off-topic questions"] = float(len(refused))
+    return Scores(name, values)
 
 
 def _in_prompt(rag: RagService, question: str, wanted: Sequence[str], k: int = 5) -> bool:

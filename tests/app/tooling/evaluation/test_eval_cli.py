@@ -163,10 +163,20 @@ def test_answer_and_qa_scores_with_echo_generator(tmp_path: Path) -> None:
         },
         {"question": "Who won the 1966 chess olympiad?", "off_topic": True},
     ]
-    qa = qa_scores(rag, rows, k=2, answers=True).values
+    (only,) = qa_scores(rag, rows, k=2, answers=True)  # one kind (none named): one row
+    qa = only.values
     assert qa["evidence hit@2"] == 1.0 and qa["answer keywords"] == 1.0 and qa["answered"] == 1.0
     assert qa["off-topic refused"] == 1.0
     assert qa["evidence in prompt"] == 1.0 and qa["shown supported"] == 1.0
+    # Rows of several kinds: the whole, then a row per kind, in the order they come.
+    kinds = [
+        {**rows[0], "kind": "en"},
+        {"question": "What is the capital of Korea?", "evidence": ["Mars"], "kind": "miss"},
+    ]
+    whole, en, miss = qa_scores(rag, kinds, k=2, answers=False)
+    assert (whole.name, en.name, miss.name) == ("qa", "qa: en", "qa: miss")
+    assert whole.values["evidence hit@2"] == 0.5 and whole.values["questions"] == 2
+    assert en.values["evidence hit@2"] == 1.0 and miss.values["evidence hit@2"] == 0.0
     # A source budget too small for any sentence leaves the evidence out of the prompt.
     rag.source_tokens = 1
-    assert qa_scores(rag, rows[:1], k=2, answers=False).values["evidence in prompt"] == 0.0
+    assert qa_scores(rag, rows[:1], k=2, answers=False)[0].values["evidence in prompt"] == 0.0
