@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vectorstore.cache import Memo
 from vectorstore.embedders.packaged import PackagedModel
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ DIMENSION = 512
 # kept to the size MiniLM's chunks have, since one vector sums up a passage less sharply
 # the longer it gets.
 MAX_TOKENS = 256
+TOKENIZED_TEXTS = 4096  # a few batches of chunks, or many queries
 
 
 class UseEmbedder:
@@ -40,6 +42,7 @@ class UseEmbedder:
             lambda cls: cls(threads=threads or os.cpu_count() or 1),
         )
         self._encoding = threading.Lock()
+        self._tokenized: Memo[str, tuple[int, ...]] = Memo(TOKENIZED_TEXTS)
 
     def load(self) -> Any:
         return self._model.get()
@@ -65,13 +68,21 @@ class UseEmbedder:
         unk = self.load()._tokenizer._unk_id
         return [ids.count(unk) for ids in self._pieces(texts)]
 
-    def _pieces(self, texts: Sequence[str]) -> list[list[int]]:
+    def _pieces(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each text's piece ids, remembered: coverage asks count_tokens and then
+        unknown_letters of the same texts, and the tokenizer is pure Python."""
         tokenizer = self.load()._tokenizer
-        # The tokenizer gives blank text one unknown piece; it has no tokens.
-        return [
-            tokenizer.encode(t, out_type=int, add_bos=False, add_eos=False) if t.strip() else []
-            for t in texts
-        ]
+
+        def encode(batch: list[str]) -> list[tuple[int, ...]]:
+            # The tokenizer gives blank text one unknown piece; it has no tokens.
+            return [
+                tuple(tokenizer.encode(t, out_type=int, add_bos=False, add_eos=False))
+                if t.strip()
+                else ()
+                for t in batch
+            ]
+
+        return self._tokenized.get(list(texts), encode)
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:

@@ -310,10 +310,11 @@ def _peer_setup(
     """The peers load the model folder ragqa loaded, on the device it picked."""
     from vectorstore import resolve_model
 
+    name = primary_name(settings.embedding_model)  # the peers embed with one model
     return PeerSetup(
         options.peers_python,
-        resolve_model(primary_name(settings.embedding_model)),
-        primary_name(settings.embedding_model),
+        resolve_model(name),
+        name,
         str(model.device),
         settings.embedding_batch_size,
         embedder.max_tokens,
