@@ -14,6 +14,10 @@ CountTokens = Callable[[Sequence[str]], list[int]]
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Sentence ends: Latin/CJK punctuation followed by space, or a Korean final ending ("다.").
+# Lines that stand on their own even inside a paragraph: items, rows, quotes, headings.
+_BLOCK_LINE = re.compile(r"^\s*(?:[-*+>|#]|\d+[.)]\s)")
+_SHORT_RUN = 3
+_LINE_ENDS = (".", "!", "?", "。", "！", "？", ":", "다", "요", "|")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=다\.)\s*|(?<=요\.)\s*")
 
 
@@ -59,12 +63,44 @@ def _split(text: str, level: int) -> list[_Unit]:
     if level == 0:
         parts, sep = re.split(r"\n\s*\n", text), "\n\n"
     elif level == 1:
-        parts, sep = text.split("\n"), "\n"
+        parts, sep = _lines(text), "\n"
     elif level == 2:
         parts, sep = _SENTENCE_END.split(text), " "
     else:
         parts, sep = text.split(" "), " "
     return [_Unit(p.strip(), sep) for p in parts if p.strip()]
+
+
+def _lines(text: str) -> list[str]:
+    """A paragraph's lines, a hard-wrapped sentence kept on one: a chunk cut at a wrap
+    starts mid-sentence ("Encoder가 맡으므로, ...") and its quotes read as fragments.
+    List items, table rows, quotes, headings and code keep their own lines."""
+    rows = text.split("\n")
+    if any(_FENCE.match(row) for row in rows):
+        return rows
+    groups: list[list[str]] = []
+    for row in rows:
+        if groups and _wraps(groups[-1][-1], row):
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    out: list[str] = []
+    for group in groups:
+        # Notes written a line a thought, without full stops, are lines, not one sentence.
+        if len(group) <= _SHORT_RUN or group[-1].rstrip().endswith(_LINE_ENDS):
+            out.append("\n".join(group))
+        else:
+            out.extend(group)
+    return out
+
+
+def _wraps(before: str, row: str) -> bool:
+    """Whether `row` goes on with the sentence `before` left open."""
+    if not before.strip() or not row.strip() or _BLOCK_LINE.match(row):
+        return False
+    if before.lstrip().startswith(("|", "#")):
+        return False
+    return not before.rstrip().endswith(_LINE_ENDS)
 
 
 class _Packer:

@@ -91,6 +91,13 @@ def _judge(
     how many of `exacts` the question does not state."""
     held = [words.holds(window.passage, w) for w in content]
     coverage = _share(content, held)
+    if any(added) and coverage >= MIN_COVERAGE_ACROSS:
+        # The question's own words said again are the user's framing, not a claim of the
+        # answer's ("당시 ... 밝힌 인물의 이름은 윤석양이었다" over a passage that words the
+        # question otherwise): those the passage lacks do not count against it. What the
+        # sentence adds is held to the full share below; names and numbers always are.
+        kept = [(w, ok) for w, ok, a in zip(content, held, added, strict=True) if a or ok]
+        coverage = max(coverage, _share([w for w, _ in kept], [ok for _, ok in kept]))
     for token in exacts:
         have = source_values if token.kind in ("url", "email") else window.values
         if not exact.supported(token, have):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.grounding import sentences
-from app.rag.focus import query_groups, score_sentences
+from app.rag.focus import Scored, Unit, query_groups, score_sentences
 from vectorstore import SearchHit, analyzer
 
 # A sentence answers when it holds at least half of the question (its weighted content
@@ -23,6 +23,10 @@ MIN_SCORE = 0.5
 NEAR_BEST = 0.6
 MAX_SENTENCES = 3
 MAX_CHARS = 700
+# A sentence next to a quote that holds this much more of the question joins it: the
+# answer is often the line before or after the one that repeats the question's words
+# ("이것은 ... 최초로 ... 맡은 것이다" after the line that names the show).
+NEIGHBOUR_GAIN = 0.1
 # A question whose words the passages mostly lack ("What does LoRA stand for?" over notes
 # that never spell it out) is not answered by the sentences that hold the rest.
 MAX_UNFOUND = 0.4
@@ -110,6 +114,7 @@ def extract(
         chars += len(u.text)
         if len(chosen) == MAX_SENTENCES:
             break
+    chosen += _neighbours(chosen, units, scored, MAX_CHARS - chars)
     picked = {units[i] for i in chosen}
     for i in chosen:  # a table row or list item reads under the line it belongs to
         u = units[i]
@@ -128,6 +133,31 @@ def extract(
             text += " …"  # the passage ends mid-sentence: say so rather than seem whole
         quotes.append(Quote(u.rank + 1, hit.chunk_id, text, start, end, score_of[u]))
     return quotes
+
+
+def _neighbours(chosen: list[int], units: Sequence[Unit], scored: Scored, room: int) -> list[int]:
+    """For each chosen sentence, the one before or after it in its passage that adds the
+    most of the question the quotes lack, if that is at least NEIGHBOUR_GAIN and fits."""
+    have = frozenset().union(*(units[i].terms for i in chosen))
+    added: list[int] = []
+    for i in chosen:
+        best, pick = NEIGHBOUR_GAIN, None
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(units) or j in chosen or j in added:
+                continue
+            u = units[j]
+            if u.rank != units[i].rank or u.text.startswith("|") or len(u.text) > room:
+                continue  # another passage, a table row (read under its header), too long
+            if u.text.rstrip().endswith(("?", "？")):
+                continue
+            gain = scored.share(have | u.terms) - scored.share(have)
+            if gain >= best:
+                best, pick = gain, j
+        if pick is not None:
+            added.append(pick)
+            have |= units[pick].terms
+            room -= len(units[pick].text)
+    return added
 
 
 def asked_names(question: str) -> list[list[str]]:

@@ -45,7 +45,7 @@ class Excerpt:
 
 
 @dataclass(frozen=True)
-class _Unit:
+class Unit:
     rank: int  # the passage's place in the ranking
     line: int  # the line's place in its passage
     part: int  # the sentence's place in its line
@@ -59,8 +59,8 @@ def split_sentences(text: str) -> list[tuple[str, str]]:
     return [(u.text, " " if u.part else "\n") for u in _units(0, text)]
 
 
-def _units(rank: int, text: str) -> list[_Unit]:
-    out: list[_Unit] = []
+def _units(rank: int, text: str) -> list[Unit]:
+    out: list[Unit] = []
     raw = text.splitlines()
     lines = [line.strip() for line in raw]
     # Open outline levels: (indent, line) of the lines a list item may belong under,
@@ -90,7 +90,7 @@ def _units(rank: int, text: str) -> list[_Unit]:
                 outline = [(-1, n)]
         pieces = [p.strip() for p in _SENTENCE_END.split(line) if p.strip()]
         for part, piece in enumerate(pieces):
-            out.append(_Unit(rank, n, part, piece, parent, frozenset(analyzer.terms(piece))))
+            out.append(Unit(rank, n, part, piece, parent, frozenset(analyzer.terms(piece))))
     return out
 
 
@@ -98,9 +98,9 @@ def _units(rank: int, text: str) -> list[_Unit]:
 class Scored:
     """The passages' sentences, each scored for how much of the question it holds."""
 
-    units: list[_Unit]
+    units: list[Unit]
     scores: list[float]
-    lines: dict[tuple[int, int], list[_Unit]]  # (rank, line) -> its sentences
+    lines: dict[tuple[int, int], list[Unit]]  # (rank, line) -> its sentences
     share: Callable[[frozenset[str]], float]  # the weighted share of the question in terms
 
 
@@ -129,7 +129,7 @@ def score_sentences(
         for g in groups
     ]
     total = sum(word_weight) or 1.0
-    lines: dict[tuple[int, int], list[_Unit]] = {}
+    lines: dict[tuple[int, int], list[Unit]] = {}
     for u in units:
         lines.setdefault((u.rank, u.line), []).append(u)
 
@@ -177,7 +177,7 @@ def focus(
     ranked = sorted(range(len(units)), key=lambda i: (-scores[i], units[i].rank, units[i].line))
     if scores[ranked[0]] > 0:  # sentences about nothing asked are noise, and cost time
         ranked = [i for i in ranked if scores[i] > 0]
-    chosen: dict[int, set[_Unit]] = {}
+    chosen: dict[int, set[Unit]] = {}
     left = budget
     for unit in (units[i] for i in ranked):
         taken = chosen.get(unit.rank, set())
@@ -229,7 +229,7 @@ def query_groups(query: str) -> list[list[str]]:
     return groups
 
 
-def _idf(terms: Sequence[str], units: Sequence[_Unit]) -> dict[str, float]:
+def _idf(terms: Sequence[str], units: Sequence[Unit]) -> dict[str, float]:
     """Weights of the query's terms among these sentences: a term in every sentence
     tells them apart no better than one in none."""
     n = len(units)
@@ -241,7 +241,7 @@ def _idf(terms: Sequence[str], units: Sequence[_Unit]) -> dict[str, float]:
     return out
 
 
-def _join(units: set[_Unit]) -> str:
+def _join(units: set[Unit]) -> str:
     ordered = sorted(units, key=lambda u: (u.line, u.part))
     parts = ["… " if (ordered[0].line, ordered[0].part) != (0, 0) else "", ordered[0].text]
     for before, unit in zip(ordered, ordered[1:], strict=False):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.grounding.checker import SentenceCheck
+from app.grounding.extractive import addressed
 from app.grounding.gate import StreamCheck
 from app.schemas import (
     Answer,
@@ -78,6 +79,26 @@ def final(
         support=support,
     )
     return answer.model_dump()
+
+
+# A generated answer (a sentence read with the source sentence that backs it) must name at
+# least this share of what the quotes name of the question: on KorQuAD the answers below
+# it were about a neighbouring fact ("2000년 ... 짐바브웨 대법원도 ..." for Canada's
+# ruling), and the quotes held the answer (docs/EVALUATION.md, "Answers").
+ADDRESSED = 0.7
+
+
+def about_the_question(
+    question: str, text: str, check: SentenceCheck, quotes: Sequence[Quote], as_quoted: float
+) -> bool:
+    """Whether a supported sentence (`text`, with its backing) answers `question`: it names
+    enough of it against `as_quoted`, what the quotes name of it, and draws on a quote."""
+    share = addressed(question, text)
+    if share <= 0.0 or share < ADDRESSED * as_quoted:
+        return False
+    # Backed by another sentence of the passages than those that answer (the quotes): the
+    # model read the right passage and answered from the wrong line.
+    return not quotes or draws_on(check, quotes)
 
 
 def draws_on(check: SentenceCheck, quotes: Sequence[Quote]) -> bool:

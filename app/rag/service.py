@@ -19,7 +19,7 @@ from app.rag.language import not_found_message
 from app.rag.loops import is_looping, trim_repeats
 from app.rag.observer import NullObserver, RagObserver
 from app.rag.prompts import BuiltPrompt, build_prompt, with_evidence
-from app.rag.replies import Times, draws_on, final, support_report, to_source
+from app.rag.replies import Times, about_the_question, final, support_report, to_source
 from app.schemas import (
     Answer,
     AnswerMode,
@@ -31,8 +31,6 @@ from vectorstore import Retriever, SearchHit, SearchMode, usable_cores
 
 # ("sources" | "quotes" | "token" | "support" | "done", payload)
 Event = tuple[str, dict[str, Any]]
-# A generated answer must name at least this share of what the quotes name of the question.
-ADDRESSED = 0.5
 
 
 @dataclass
@@ -189,12 +187,7 @@ class RagService:
         as_quoted = addressed(query, extracted, names=False) if quotes else 0.0
 
         def on_topic(text: str, check: SentenceCheck) -> bool:
-            share = addressed(query, text)
-            if share <= 0.0 or share < ADDRESSED * as_quoted:
-                return False
-            # Backed by another sentence of the passages than those that answer (the
-            # quotes): the model read the right passage and answered from the wrong line.
-            return not quotes or draws_on(check, quotes)
+            return about_the_question(query, text, check, quotes, as_quoted)
 
         if quotes:
             built = with_evidence(

@@ -60,6 +60,27 @@ def test_korean_splits_on_sentences_and_fits() -> None:
     assert max(COUNT([c.indexed_text for c in chunks])) <= 30
 
 
+def test_a_hard_wrapped_paragraph_is_cut_between_sentences_not_at_its_wraps() -> None:
+    sentences = [
+        f"Sentence number {i} says a few words about chunking wrapped text." for i in range(12)
+    ]
+    # Wrapped every six words, as an editor wraps Markdown: most wraps fall mid-sentence.
+    words = " ".join(sentences).split(" ")
+    text = "\n".join(" ".join(words[i : i + 6]) for i in range(0, len(words), 6))
+    chunks = chunk_document(doc(text), COUNT, max_tokens=40, overlap=0)
+    assert len(chunks) > 2
+    for c in chunks:
+        assert c.text.startswith("Sentence number") and c.text.endswith("text."), c.text
+    # List items keep their own lines: a paragraph of items is still cut between them.
+    items = "\n".join(f"- item {i} has no full stop" for i in range(30))
+    listed = chunk_document(doc(items), COUNT, max_tokens=40, overlap=0)
+    assert len(listed) > 2 and all(c.text.startswith("- item") for c in listed)
+    # Notes written a line a thought, with no full stops: lines, not one long sentence.
+    notes = "\n".join(f"note {i} has no full stop either" for i in range(30))
+    noted = chunk_document(doc(notes), COUNT, max_tokens=40, overlap=0)
+    assert len(noted) > 2 and all(c.text.startswith("note") for c in noted)
+
+
 def test_pdf_pages_stay_separate_and_keep_their_page_numbers() -> None:
     d = Document(
         id="p.pdf",

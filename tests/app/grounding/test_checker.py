@@ -122,6 +122,19 @@ def test_what_a_sentence_adds_to_the_question_must_be_in_its_source() -> None:
     assert check_answer(right, [TOLD], question=ASKED).sentences[0].supported
 
 
+def test_the_question_said_again_in_its_own_words_does_not_count_against_the_answer() -> None:
+    asked = "당시 노태우 정부의 감시 사실을 밝힌 인물의 이름은?"
+    source = "1990년 탈영병 윤석양 이병의 폭로에 의해 노태우 정부로부터 감시당하였는 것이 밝혀졌다."
+    right = "당시 노태우 정부의 감시 사실을 밝힌 인물의 이름은 윤석양이었다 [1]."
+    assert not check_answer(right, [source]).sentences[0].supported  # 당시, 사실, 인물, 이름
+    assert check_answer(right, [source], question=asked).sentences[0].supported
+    # What the sentence adds is still held to the full share, names always.
+    wrong = "당시 노태우 정부의 감시 사실을 밝힌 인물의 이름은 김철수였다 [1]."
+    assert not check_answer(wrong, [source], question=asked).sentences[0].supported
+    invented = "당시 노태우 정부의 감시 사실을 밝힌 인물은 국방부 장관이 해임한 기자였다 [1]."
+    assert not check_answer(invented, [source], question=asked).sentences[0].supported
+
+
 def test_a_sentence_that_only_says_the_question_again_claims_nothing() -> None:
     again = "The agency the teachers asked about the legality of the donations [1]."
     [check] = check_answer(again, [TOLD], question=ASKED).sentences

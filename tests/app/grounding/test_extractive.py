@@ -80,3 +80,19 @@ def test_a_hard_wrapped_sentence_is_quoted_whole() -> None:
 def test_a_question_naming_what_no_passage_holds_is_not_answered() -> None:
     # "stand" is in no passage: the sentences holding "LoRA" alone do not answer.
     assert extract("What does LoRA stand for?", [LORA]) == []
+
+
+def test_the_sentence_next_to_a_quote_joins_it_when_it_holds_the_rest_of_the_question() -> None:
+    show = hit(
+        6,
+        "승리는 후지 TV의 《인기녀 100》이라는 프로그램의 진행을 맡았다. "
+        "이것은 해외 연예인으로 최초로 일본 지상파 방송의 진행을 맡은 것이다. "
+        "같은 해 그는 두 번째 앨범을 냈다.",
+    )
+    quotes = extract("승리가 해외 연예인으로는 최초로 진행을 맡은 일본 지상파 방송은?", [show])
+    assert [q.text for q in quotes] == [
+        "승리는 후지 TV의 《인기녀 100》이라는 프로그램의 진행을 맡았다.",
+        "이것은 해외 연예인으로 최초로 일본 지상파 방송의 진행을 맡은 것이다.",
+    ]  # the line after adds none of the question: left out
+    # A neighbour that adds nothing the quote lacks does not join it.
+    assert len(extract("일본 지상파 방송의 진행을 해외 연예인 최초로 맡은 것은?", [show])) == 1

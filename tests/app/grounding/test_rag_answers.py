@@ -10,7 +10,11 @@ import pytest
 
 from app.generators.base import ChatMessage
 from app.generators.echo import EchoGenerator
+from app.grounding.checker import SentenceCheck
+from app.grounding.extractive import addressed
+from app.rag.replies import about_the_question
 from app.rag.service import RagService
+from app.schemas import Quote
 from tests.conftest import fixture_store
 from vectorstore.search.retriever import Retriever
 
@@ -165,3 +169,24 @@ def test_a_sentence_that_only_says_the_question_again_is_not_shown(retriever: Re
     first = done["support"]["sentences"][0]
     assert not first["claim"] and not first["shown"]
     assert first["reason"] == "it only says the question again"
+
+
+def test_an_answer_about_a_neighbouring_fact_is_not_about_the_question() -> None:
+    # Both sentences are quoted (the second joins as the first's neighbour); the answer,
+    # true to the second, names Zimbabwe's ruling where Canada's was asked about.
+    question = "캐나다가 허위사실유포죄에 대한 위헌판정을 내린 것은 언제인가?"
+    canada = "캐나다 역시 1992년 연방대법원이 허위사실유포죄에 대해 위헌판정을 하였다."
+    zimbabwe = "2000년 5월에는 짐바브웨 대법원도 허위사실유포죄에 위헌판정을 하였다."
+    quotes = [Quote(n=1, chunk_id="c", text=canada, start=0, end=len(canada))]
+    quotes.append(Quote(n=1, chunk_id="c", text=zimbabwe, start=len(canada) + 1, end=99))
+    as_quoted = addressed(question, f"{canada} {zimbabwe}", names=False)
+
+    def check(text: str, start: int, end: int) -> SentenceCheck:
+        return SentenceCheck(text, 0, len(text), True, True, 1, start, end, [1], [1], 1.0, None)
+
+    aside = "2000년 5월에 짐바브웨 대법원이 허위사실유포죄에 위헌판정을 하였다 [1]."
+    backed = f"{aside}\n{zimbabwe}"
+    assert not about_the_question(question, backed, check(aside, 60, 99), quotes, as_quoted)
+    right = "캐나다가 허위사실유포죄에 위헌판정을 내린 것은 1992년이다 [1]."
+    backed = f"{right}\n{canada}"
+    assert about_the_question(question, backed, check(right, 0, 50), quotes, as_quoted)
