@@ -97,7 +97,7 @@ def _judge(
         # question otherwise): those the passage lacks do not count against it. What the
         # sentence adds is held to the full share below; names and numbers always are.
         kept = [(w, ok) for w, ok, a in zip(content, held, added, strict=True) if a or ok]
-        coverage = max(coverage, _share([w for w, _ in kept], [ok for _, ok in kept]))
+        coverage = _share([w for w, _ in kept], [ok for _, ok in kept])  # never lower
     for token in exacts:
         have = source_values if token.kind in ("url", "email") else window.values
         if not exact.supported(token, have):

@@ -142,6 +142,7 @@ def _neighbours(chosen: list[int], units: Sequence[Unit], scored: Scored, room: 
     added: list[int] = []
     for i in chosen:
         best, pick = NEIGHBOUR_GAIN, None
+        held = scored.share(have)
         for j in (i - 1, i + 1):
             if not 0 <= j < len(units) or j in chosen or j in added:
                 continue
@@ -150,7 +151,7 @@ def _neighbours(chosen: list[int], units: Sequence[Unit], scored: Scored, room: 
                 continue  # another passage, a table row (read under its header), too long
             if u.text.rstrip().endswith(("?", "？")):
                 continue
-            gain = scored.share(have | u.terms) - scored.share(have)
+            gain = scored.share(have | u.terms) - held
             if gain >= best:
                 best, pick = gain, j
         if pick is not None:
