@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         "are left out (all unsupported: the extractive answer). mark: kept, and marked in "
         "`support`. off: no check.",
     )
+    translate_questions: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: when a question's search finds no sentence to quote, the generator "
+        "translates it (Korean <-> English) and the translation is searched too, so a Korean "
+        "question finds English pages and the other way round; about two seconds more, only "
+        "for such questions, and never in extract mode (no model call). off: one search.",
+    )
     reranker: str = Field(
         "",
         description="Optional cross-encoder that reorders the top hits: a sentence-transformers "

@@ -90,6 +90,11 @@ class Timings(BaseModel):
     extract_ms: float | None = Field(
         None, description="Choosing the quotes (the extractive answer), after retrieval."
     )
+    translate_ms: float | None = Field(
+        None,
+        description="Translating the question for a second search, when its first found "
+        "nothing to quote (RAGQA_TRANSLATE_QUESTIONS); null when it was not translated.",
+    )
 
 
 class Quote(BaseModel):

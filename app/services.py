@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.generators.base import Generator
+from app.generators.echo import EchoGenerator
 from app.rag.observer import NullObserver, RagObserver
 from app.rag.service import RagService
+from app.rag.translation import GeneratorTranslator
 from ingest.pipeline import Pipeline
 from vectorstore import DocumentStore, Embedder, Retriever, Store
 
@@ -119,6 +121,10 @@ def build_services(
             settings.reranker, device=settings.device, batch_size=settings.embedding_batch_size
         )
         reranker.load()
+    lock = threading.Lock()
+    translator = None
+    if settings.translate_questions == "auto" and not isinstance(generator, EchoGenerator):
+        translator = GeneratorTranslator(generator, lock)
     rag = RagService(
         Retriever(store, embedder, reranker, settings.rerank_depth),
         generator,
@@ -131,6 +137,8 @@ def build_services(
         search_slots=settings.search_concurrency,
         answer_mode=settings.answer_mode,
         answer_check=settings.answer_check,
+        translator=translator,
+        generation_lock=lock,
     )
     return Services(
         settings, store, embedder, generator, rag, build_pipeline(settings, store, embedder)

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.generators.base import ChatMessage
 from app.generators.echo import EchoGenerator
 from app.main import create_app
 from app.tooling.bench.server import free_port, wait_ready
@@ -50,6 +51,30 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared ships beside CI's checkout, not in clones)")
     return path
+
+
+class Scripted(EchoGenerator):
+    """Writes the given text, a word at a time."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.calls = 0
+        self.sent: list[Sequence[ChatMessage]] = []
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        self.calls += 1
+        self.sent.append(messages)
+        words = self.text.split(" ")
+        for i, word in enumerate(words):
+            yield word + (" " if i + 1 < len(words) else "")
 
 
 @pytest.fixture

@@ -191,6 +191,17 @@ def test_off_topic_question_is_not_grounded(server: str) -> None:
     assert answer["grounded"] is False and answer["usage"]["completion_tokens"] == 0
 
 
+def test_a_question_with_nothing_to_quote_is_translated_by_the_real_model(server: str) -> None:
+    """ "PETM은 무엇의 약자인가요?" finds no sentence to quote in Korean (the note spells the
+    expansion in English); the bundled model translates it and the second search answers."""
+    answer = httpx.post(
+        f"{server}/api/ask", json={"question": "PETM은 무엇의 약자인가요?"}, timeout=300
+    ).json()
+    assert answer["timings"]["translate_ms"] is not None
+    assert answer["grounded"] is True
+    assert any("Parameter-Efficient" in s["text"] for s in answer["sources"])
+
+
 def test_concurrent_asks_queue_for_the_model(server: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.common import services_from
+from app.cli.common import services_from, settings_from
 from app.tooling.evaluation.report import summary, table, write_report
 from app.tooling.evaluation.runner import Scores
 
@@ -61,7 +61,12 @@ def add_parser(sub: Any, common: Any) -> None:
     q.add_argument("files", type=Path, nargs="+")
     q.add_argument("--corpus", type=Path, help="ingest this folder into the store first")
     q.add_argument("--top-k", type=int, default=5)
-    q.add_argument("--no-answers", action="store_true", help="retrieval only, no generation")
+    q.add_argument(
+        "--no-answers",
+        action="store_true",
+        help="retrieval only, no answers (the generator is still loaded to translate "
+        "questions unless RAGQA_TRANSLATE_QUESTIONS=off)",
+    )
     shared(q)
     q.set_defaults(func=cmd_qa)
 
@@ -154,7 +159,9 @@ def cmd_qa(args: argparse.Namespace) -> int:
     from app.tooling.evaluation.runner import qa_scores
     from ingest.runner import run_ingest
 
-    services = services_from(args, with_generator=not args.no_answers)
+    # Without answers the generator still translates questions (RAGQA_TRANSLATE_QUESTIONS).
+    translates = settings_from(args).translate_questions == "auto"
+    services = services_from(args, with_generator=translates or not args.no_answers)
     if args.corpus:
         with services.store.writer():
             print(run_ingest(services.pipeline, [str(args.corpus)]).line(), file=sys.stderr)

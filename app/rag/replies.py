@@ -45,6 +45,7 @@ class Times:
     model: str
     retrieve_ms: float
     extract_ms: float | None = None
+    translate_ms: float | None = None
     generate_ms: float = 0.0
     first_ms: float | None = None
     prompt_tokens: int = 0
@@ -73,6 +74,7 @@ def final(
             generate_ms=round(times.generate_ms, 2),
             first_token_ms=None if times.first_ms is None else round(times.first_ms, 2),
             extract_ms=None if times.extract_ms is None else round(times.extract_ms, 2),
+            translate_ms=None if times.translate_ms is None else round(times.translate_ms, 2),
         ),
         answer_mode=made,
         quotes=quotes,

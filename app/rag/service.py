@@ -20,6 +20,7 @@ from app.rag.loops import is_looping, trim_repeats
 from app.rag.observer import NullObserver, RagObserver
 from app.rag.prompts import BuiltPrompt, build_prompt, with_evidence
 from app.rag.replies import Times, about_the_question, final, support_report, to_source
+from app.rag.translation import Translator, asks
 from app.schemas import (
     Answer,
     AnswerMode,
@@ -27,10 +28,27 @@ from app.schemas import (
     Source,
     Support,
 )
-from vectorstore import Retriever, SearchHit, SearchMode, usable_cores
+from vectorstore import Retriever, SearchHit, SearchMode, reciprocal_rank_fusion, usable_cores
 
 # ("sources" | "quotes" | "token" | "support" | "done", payload)
 Event = tuple[str, dict[str, Any]]
+FUSION_DEPTH = 30  # hits of each language fused when a question is translated
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a question's search found, the milliseconds it took (its turn's wait not
+    counted), and the question in the other language when that was searched too (and
+    how long the translation took, when one was asked for)."""
+
+    hits: list[SearchHit]
+    ms: float
+    translation: str = ""
+    translate_ms: float | None = None
+
+    def focus(self, query: str) -> str:
+        """Words that pick the sentences of sources cut for room: both languages'."""
+        return f"{query}\n{self.translation}" if self.translation else query
 
 
 @dataclass
@@ -46,12 +64,15 @@ class RagService:
     search_slots: int = 0  # searches run at once, the rest queued in order; 0: one a core
     answer_mode: AnswerMode = "generate"
     answer_check: Policy = "drop"
+    # Korean <-> English, for a second search when the first finds nothing to quote.
+    translator: Translator | None = None
+    # One generation at a time: requests queue here instead of failing or thrashing the
+    # CPU with parallel decodes of the same model (a translator that asks the generator
+    # shares it).
+    generation_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._search_gate = FifoGate(self.search_slots or usable_cores())
-        # One generation at a time: requests queue here instead of failing or thrashing
-        # the CPU with parallel decodes of the same model.
-        self._generate_lock = threading.Lock()
 
     def search(self, query: str, top_k: int, mode: SearchMode) -> list[Source]:
         hits, _ = self._retrieve(query, top_k, mode)
@@ -103,8 +124,55 @@ class RagService:
         """The prompt an answer to `question` would get (evaluation reads what the model
         is shown), whatever the relevance of its sources."""
         query = search_query(question, history, self.retriever)
-        hits, _ = self._retrieve(query, top_k, mode)
-        return self._prompt(question, query, hits, history, self.max_new_tokens)
+        found = self.find(query, top_k, mode, translate=self.answer_mode == "generate")
+        return self._prompt(question, found.focus(query), found.hits, history, self.max_new_tokens)
+
+    def find(
+        self,
+        query: str,
+        top_k: int,
+        mode: SearchMode,
+        cancel: threading.Event | None = None,
+        *,
+        translate: bool = True,
+    ) -> Found:
+        """The hits an answer to `query` reads. When none of them holds a sentence to quote
+        and a translator is set, the question is searched again in the other language
+        (Korean <-> English) and both lists are fused, each weighted by its best relevance:
+        a Korean question about English pages meets them only through its translation."""
+        hits, ms = self._retrieve(query, top_k, mode)
+        if not translate or self.translator is None or not hits:
+            return Found(hits, ms)
+        if extract(query, hits, self._weights(query)):
+            return Found(hits, ms)
+        start = time.perf_counter()
+        other = self.translator.translate(query, cancel)
+        translate_ms = (time.perf_counter() - start) * 1000
+        if not other:
+            return Found(hits, ms, translate_ms=translate_ms)
+        # Both lists deeper than top_k: a passage second in one and sixth in the other
+        # belongs above one found by a single list. The first search's own top_k lead its
+        # list as they came (a deeper search may order its head a little differently),
+        # so a translation that finds nothing leaves them as they were.
+        depth = max(top_k, FUSION_DEPTH)
+        deeper, deeper_ms = self._retrieve(query, depth, mode)
+        more, more_ms = self._retrieve(other, depth, mode)
+        head = {h.chunk_id for h in hits}
+        hits = [*hits, *(h for h in deeper if h.chunk_id not in head)]
+        best: dict[str, SearchHit] = {}
+        for hit in [*hits, *more]:
+            if hit.chunk_id not in best or hit.relevance > best[hit.chunk_id].relevance:
+                best[hit.chunk_id] = hit
+        # A translation whose best hit stays below the relevance bar found nothing; even a
+        # small weight would lift the first search's also-rans that it happens to share.
+        weights = [max((h.relevance for h in side), default=0.0) for side in (hits, more)]
+        if weights[1] < self.min_relevance:
+            return Found(hits[:top_k], ms + deeper_ms + more_ms, translate_ms=translate_ms)
+        ranked = reciprocal_rank_fusion(
+            [[h.chunk_id for h in hits], [h.chunk_id for h in more]], weights
+        )
+        fused = [best[key] for key, _ in ranked[:top_k]]
+        return Found(fused, ms + deeper_ms + more_ms, other, translate_ms)
 
     def _prompt(
         self,
@@ -151,16 +219,18 @@ class RagService:
         # A follow-up names its subject only in an earlier question, but an off-topic one
         # must not borrow its passages to pass the relevance bar (docs/EVALUATION.md).
         query = search_query(question, history, self.retriever)
-        hits, retrieve_ms = self._retrieve(query, top_k, mode)
+        answer_mode = answer_mode or self.answer_mode
+        looked = self.find(query, top_k, mode, cancel, translate=answer_mode == "generate")
+        hits = looked.hits
         best = max((h.relevance for h in hits), default=0.0)
-        times = Times(self.generator.model_name, retrieve_ms)
+        times = Times(self.generator.model_name, looked.ms, translate_ms=looked.translate_ms)
         if best < self.min_relevance:
             sources = [to_source(i, h) for i, h in enumerate(hits, start=1)]
             yield "sources", {"sources": [s.model_dump() for s in sources]}
             yield "quotes", {"answer": "", "quotes": []}
             yield from self._not_found(question, sources, times)
             return
-        built = self._prompt(question, query, hits, history, limit)
+        built = self._prompt(question, looked.focus(query), hits, history, limit)
         sources = [to_source(i, h) for i, h in enumerate(built.sources, start=1)]
         yield "sources", {"sources": [s.model_dump() for s in sources]}
         start = time.perf_counter()
@@ -169,13 +239,18 @@ class RagService:
         found = extract(question, built.sources, self._weights(question))
         if not found and query != question:
             found = extract(query, built.sources, self._weights(query))
+        if not found and looked.translation and asks(question, looked.translation):
+            # Quotes in the other language: they answer the question as translated, and
+            # what the answer says is weighed against that.
+            found = extract(looked.translation, built.sources, self._weights(looked.translation))
+            query = looked.translation if found else query
         extracted = render(found)
         quotes = [
             Quote(n=q.n, chunk_id=q.chunk_id, text=q.text, start=q.start, end=q.end) for q in found
         ]
         times.extract_ms = (time.perf_counter() - start) * 1000
         yield "quotes", {"answer": extracted, "quotes": [q.model_dump() for q in quotes]}
-        if (answer_mode or self.answer_mode) == "extract":
+        if answer_mode == "extract":
             if not quotes:
                 yield from self._not_found(question, sources, times, quotes)
                 return
@@ -203,7 +278,7 @@ class RagService:
             question=question,
             on_topic=on_topic,
         )
-        with self.observer.generator_turn(), self._generate_lock:
+        with self.observer.generator_turn(), self.generation_lock:
             gen_start = time.perf_counter()
             stream = self.generator.stream(
                 built.messages, max_new_tokens=limit, temperature=temperature, cancel=cancel

@@ -533,6 +533,7 @@ function finish(t, result) {
   // No model name on an answer no model wrote.
   const wrote = made === "generated" || timings.generate_ms;
   const parts = [wrote ? a.model : made === "extracted" ? "quoted from the sources" : null];
+  if (timings.translate_ms != null) parts.push(`translate ${duration(timings.translate_ms)}`);
   if (timings.retrieve_ms != null) parts.push(`retrieve ${duration(timings.retrieve_ms)}`);
   if (timings.extract_ms != null) parts.push(`quotes ${duration(timings.extract_ms)}`);
   if (timings.generate_ms) parts.push(`generate ${duration(timings.generate_ms)}`);

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from app.generators.base import ChatMessage
-from app.generators.echo import EchoGenerator
 from app.grounding.checker import SentenceCheck
 from app.grounding.extractive import addressed
 from app.rag.replies import about_the_question
 from app.rag.service import RagService
 from app.schemas import Quote
-from tests.conftest import fixture_store
+from tests.conftest import Scripted, fixture_store
 from vectorstore.search.retriever import Retriever
 
 QUESTION = "What does ragqa do with the passages it uses?"
-
-
-class Scripted(EchoGenerator):
-    """Writes the given text, a word at a time."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-        self.calls = 0
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_new_tokens: int,
-        temperature: float = 0.0,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        self.calls += 1
-        words = self.text.split(" ")
-        for i, word in enumerate(words):
-            yield word + (" " if i + 1 < len(words) else "")
 
 
 @pytest.fixture(scope="module")
