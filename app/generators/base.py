@@ -56,3 +56,21 @@ class Generator(Protocol):
         may hold its model (a lock, a generate thread).
         """
         ...
+
+
+def complete(
+    generator: Generator,
+    messages: Sequence[ChatMessage],
+    *,
+    max_new_tokens: int,
+    cancel: threading.Event | None = None,
+) -> str:
+    """The whole reply at once. The stream is closed even when reading it fails: until
+    then a backend may hold its model."""
+    stream = generator.stream(messages, max_new_tokens=max_new_tokens, cancel=cancel)
+    try:
+        return "".join(stream)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from app.generators.base import ChatMessage, Generator
+from app.generators.base import ChatMessage, Generator, complete
 from app.rag.language import is_korean
 
 PROMPT = "Translate the user's message into {language}. Reply with the translation only."
@@ -61,13 +61,9 @@ class GeneratorTranslator:
             {"role": "user", "content": text},
         ]
         with self._lock:
-            stream = self._generator.stream(messages, max_new_tokens=MAX_NEW_TOKENS, cancel=cancel)
-            try:
-                reply = "".join(stream)
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+            reply = complete(
+                self._generator, messages, max_new_tokens=MAX_NEW_TOKENS, cancel=cancel
+            )
         # As many lines as were asked (a follow-up is searched with the question before
         # it, a line each); what comes after them is the model going on.
         wanted = sum(1 for line in text.splitlines() if line.strip())

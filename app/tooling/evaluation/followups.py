@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from app.generators.base import ChatMessage
+from app.generators.base import ChatMessage, complete
 from app.rag.conversation import retrieval_query, search_query
 from app.rag.service import RagService
 from app.schemas import Source
@@ -52,7 +52,7 @@ def rewritten(rag: RagService, question: str, history: list[ChatMessage], k: int
         {"role": "system", "content": REWRITE},
         {"role": "user", "content": "\n".join([*lines, f"last question: {question}"])},
     ]
-    text = "".join(rag.generator.stream(messages, max_new_tokens=48)).strip()
+    text = complete(rag.generator, messages, max_new_tokens=48).strip()
     return rag.search(text or question, k, "hybrid")
 
 
